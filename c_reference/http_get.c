@@ -1,0 +1,31 @@
+/* http_get HOST PORT PATH - the chapter's simple_http_client(): one GET request, the raw
+ * response on stdout. HOST is an IPv4 literal or a name. Exit: 0 when a response arrived
+ * (any status), 1 if a call fails, 2 on bad arguments. */
+#define _GNU_SOURCE
+#include "http.h"
+#include "util.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html)\n");
+    return 2;
+}
+
+int main(int argc, char *argv[])
+{
+    uint16_t port;
+
+    if (argc != 4 || parse_port(argv[2], 1, &port) < 0)
+        return usage();
+
+    /* A write to a closed socket or stdout must fail with EPIPE, not kill us. */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        perror("signal");
+        return 1;
+    }
+
+    return simple_http_client(argv[1], port, argv[3]) < 0 ? 1 : 0;
+}

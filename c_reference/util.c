@@ -1,0 +1,69 @@
+/* util.c - small helpers shared by the three programs (not in the chapter). */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* Parses digits only (no sign, no spaces, no hex), refusing anything above max. */
+static int parse_decimal(const char *s, long long max, long long *value)
+{
+    long long v = 0;
+
+    if (*s == '\0')
+        return -1;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (*s - '0');
+        if (v > max)
+            return -1;
+    }
+    *value = v;
+    return 0;
+}
+
+int parse_port(const char *s, unsigned min, uint16_t *port)
+{
+    long long v;
+
+    if (parse_decimal(s, 65535, &v) < 0 || v < (long long)min)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+int parse_timeout_ms(const char *s, int *timeout_ms)
+{
+    long long v;
+
+    if (parse_decimal(s, INT_MAX, &v) < 0 || v < 1)
+        return -1;
+    *timeout_ms = (int)v;
+    return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void report_invalid_ipv4(const char *addr)
+{
+    fprintf(stderr, "inet_pton: invalid IPv4 address '%s'\n", addr);
+    errno = EINVAL;
+}

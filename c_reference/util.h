@@ -1,0 +1,22 @@
+/* util.h - small helpers shared by the three programs (not in the chapter). */
+#ifndef TCP_CHAPTER_UTIL_H
+#define TCP_CHAPTER_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Parses a decimal port (digits only) in [min, 65535]; 0 on success, -1 if invalid. */
+int parse_port(const char *s, unsigned min, uint16_t *port);
+
+/* Parses a decimal timeout in milliseconds in [1, INT_MAX]; 0 on success, -1 if invalid. */
+int parse_timeout_ms(const char *s, int *timeout_ms);
+
+/* write() until all len bytes are out (retrying EINTR); 0 on success, -1 with errno set. */
+int write_all(int fd, const void *buf, size_t len);
+
+/* Prints "inet_pton: invalid IPv4 address 'addr'" and sets errno to EINVAL: inet_pton()
+ * returns 0 for a malformed address WITHOUT setting errno, so perror() would say "Success". */
+void report_invalid_ipv4(const char *addr);
+
+#endif
