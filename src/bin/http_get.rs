@@ -1,0 +1,34 @@
+//! `http_get HOST PORT PATH`: the chapter's [`simple_http_client`], one GET request, the raw
+//! response on stdout. HOST is an IPv4 literal or a name. Exit: 0 when a response arrived
+//! (any status), 1 if a call fails, 2 on bad arguments. Twin of `c_reference/http_get.c`.
+
+use std::process::ExitCode;
+
+use tcp_chapter::http::simple_http_client;
+use tcp_chapter::util::{c_args, parse_port};
+
+fn usage() -> ExitCode {
+    eprintln!("usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html)");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let argv = c_args();
+    let port = argv.get(2).and_then(|p| parse_port(p, 1));
+    let (Some(port), 4) = (port, argv.len()) else {
+        return usage();
+    };
+
+    // A write to a closed socket or stdout must fail with EPIPE, not kill us. (Rust's
+    // runtime has done this already; the call stays, as in the C.)
+    // SAFETY: SIG_IGN is a valid disposition for SIGPIPE.
+    if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
+        // SAFETY: NUL-terminated literal.
+        unsafe { libc::perror(c"signal".as_ptr()) };
+        return ExitCode::from(1);
+    }
+
+    // SAFETY: both arguments are NUL-terminated strings that outlive the call.
+    let rc = unsafe { simple_http_client(argv[1].as_ptr(), port, argv[3].as_ptr()) };
+    ExitCode::from(if rc < 0 { 1 } else { 0 })
+}

@@ -1,0 +1,470 @@
+//! Chapter 7.1.3, "TCP 클라이언트 구현": socket → address → timeouts → connect, and the
+//! non-blocking variant with `select()`. Twin of `c_reference/client.c`; comments marked
+//! "fix:" differ from the chapter and are listed in `docs/deviations.md`.
+
+use std::{mem, ptr};
+
+use errno::{Errno, errno, set_errno};
+use libc::{c_char, c_int, sockaddr, sockaddr_in, socklen_t};
+
+use crate::server::BUFFER_SIZE;
+use crate::util::{inet_pton, report_invalid_ipv4, write_all};
+
+/// `sizeof(struct sockaddr_in)`, as the kernel wants it.
+const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
+
+/// Clears `O_NONBLOCK` (step 9 of [`tcp_connect_nonblocking`]); 0, or -1 with `errno` set.
+///
+/// # Safety
+/// `fd` must be an open file descriptor owned by the caller.
+unsafe fn clear_nonblocking(fd: c_int) -> c_int {
+    // SAFETY: F_GETFL takes no pointer argument.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL, 0) };
+    // SAFETY: F_SETFL takes an int argument.
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        // fix: checked
+        // SAFETY: NUL-terminated literal.
+        unsafe { libc::perror(c"fcntl".as_ptr()) };
+        return -1;
+    }
+    0
+}
+
+/// Connects to `server_addr:server_port` (an IPv4 literal) with 5 s send and receive timeouts.
+/// Chapter 7.1.3, `tcp_client_connect`; wraps `socket(2)`, `inet_pton(3)`, `setsockopt(2)`
+/// (`SO_SNDTIMEO`, `SO_RCVTIMEO`) and `connect(2)`.
+///
+/// Prints `Connected to ADDR:PORT` on stderr (fix: the chapter uses stdout, which the
+/// programs keep for data).
+///
+/// # Errors
+/// Returns -1 with `errno` set, after reporting the failing call on stderr: `EINVAL` for an
+/// address that is not an IPv4 literal (a host name included), `ECONNREFUSED`, and
+/// `ETIMEDOUT` when the handshake outlasts `SO_SNDTIMEO` (Linux reports `EINPROGRESS` there;
+/// translated, see `docs/pitfalls.md`).
+///
+/// # Safety
+/// `server_addr` must point to a NUL-terminated string valid for the call.
+pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -> c_int {
+    // Step 1: socket()
+    // SAFETY: plain syscall with constant arguments.
+    let sock_fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    if sock_fd < 0 {
+        // SAFETY: NUL-terminated literal.
+        unsafe { libc::perror(c"socket".as_ptr()) };
+        return -1;
+    }
+
+    // Step 2: the server's address; inet_pton() parses dotted-quad text only.
+    // SAFETY: `sockaddr_in` is plain data; all-zero is the C's memset.
+    let mut server: sockaddr_in = unsafe { mem::zeroed() };
+    server.sin_family = libc::AF_INET as libc::sa_family_t;
+    server.sin_port = server_port.to_be();
+
+    // SAFETY: `server_addr` is a valid C string (caller); `sin_addr` is a writable in_addr.
+    let rc = unsafe {
+        inet_pton(
+            libc::AF_INET,
+            server_addr,
+            (&raw mut server.sin_addr).cast(),
+        )
+    };
+    if rc <= 0 {
+        if rc == 0 {
+            // fix: 0 means "not an address" and leaves errno alone
+            // SAFETY: `server_addr` is a valid C string.
+            unsafe { report_invalid_ipv4(server_addr) };
+        } else {
+            // SAFETY: NUL-terminated literal.
+            unsafe { libc::perror(c"inet_pton".as_ptr()) };
+        }
+        // SAFETY: `sock_fd` is ours to close.
+        unsafe { libc::close(sock_fd) };
+        return -1;
+    }
+
+    // Step 3: timeouts. SO_SNDTIMEO also bounds a blocking connect(), so the call below
+    // cannot hang for the kernel's ~2 min of SYN retries.
+    let timeout = libc::timeval {
+        tv_sec: 5,
+        tv_usec: 0,
+    };
+    let timeout_ptr = (&raw const timeout).cast();
+    let timeout_len = mem::size_of::<libc::timeval>() as socklen_t;
+
+    // SAFETY: `timeout` is a live timeval and its exact size is passed (both calls).
+    let failed = unsafe {
+        libc::setsockopt(
+            sock_fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            timeout_ptr,
+            timeout_len,
+        ) < 0
+            || libc::setsockopt(
+                sock_fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                timeout_ptr,
+                timeout_len,
+            ) < 0
+    };
+    if failed {
+        // fix: the chapter ignores both results
+        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        unsafe {
+            libc::perror(c"setsockopt".as_ptr());
+            libc::close(sock_fd);
+        }
+        return -1;
+    }
+
+    // Step 4: connect() - the three-way handshake.
+    // SAFETY: `server` is a live sockaddr_in and its exact size is passed.
+    if unsafe {
+        libc::connect(
+            sock_fd,
+            (&raw const server).cast::<sockaddr>(),
+            SOCKADDR_IN_LEN,
+        )
+    } < 0
+    {
+        if errno().0 == libc::EINPROGRESS {
+            // fix: Linux's word for "SO_SNDTIMEO expired"
+            set_errno(Errno(libc::ETIMEDOUT));
+        }
+        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        unsafe {
+            libc::perror(c"connect".as_ptr());
+            libc::close(sock_fd);
+        }
+        return -1;
+    }
+
+    // fix: stderr, so that stdout carries only the data
+    // SAFETY: `server_addr` is a valid C string (caller).
+    let addr = unsafe { std::ffi::CStr::from_ptr(server_addr) }.to_string_lossy();
+    eprintf_line!("Connected to {}:{}", addr, server_port);
+
+    sock_fd
+}
+
+/// Connects without blocking longer than `timeout_ms`: `connect` on a non-blocking socket,
+/// `select` for writability, `SO_ERROR` for the result, then back to blocking mode.
+/// Chapter 7.1.3, `tcp_connect_nonblocking`; wraps `socket(2)` (`SOCK_NONBLOCK`),
+/// `connect(2)`, `select(2)`, `getsockopt(2)` (`SO_ERROR`) and `fcntl(2)`.
+///
+/// # Errors
+/// Returns -1 with `errno` set, after reporting on stderr: `EINVAL` for an address that is
+/// not an IPv4 literal (fix: the chapter ignored it) or for a socket fd >= `FD_SETSIZE`,
+/// which `select` cannot watch (fix: the chapter would write past the `fd_set`);
+/// `ETIMEDOUT` when `timeout_ms` passes (fix: the chapter left errno unset); the handshake's
+/// own error from `SO_ERROR`, e.g. `ECONNREFUSED`.
+///
+/// # Safety
+/// `server_addr` must point to a NUL-terminated string valid for the call.
+pub unsafe fn tcp_connect_nonblocking(
+    server_addr: *const c_char,
+    server_port: u16,
+    timeout_ms: c_int,
+) -> c_int {
+    // Step 1: socket(), non-blocking from birth (SOCK_NONBLOCK: no extra fcntl).
+    // SAFETY: plain syscall with constant arguments.
+    let sock_fd =
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
+    if sock_fd < 0 {
+        // SAFETY: NUL-terminated literal.
+        unsafe { libc::perror(c"socket".as_ptr()) };
+        return -1;
+    }
+
+    // Step 2: the server's address.
+    // SAFETY: `sockaddr_in` is plain data; all-zero is the C's memset.
+    let mut server: sockaddr_in = unsafe { mem::zeroed() };
+    server.sin_family = libc::AF_INET as libc::sa_family_t;
+    server.sin_port = server_port.to_be();
+    // SAFETY: `server_addr` is a valid C string (caller); `sin_addr` is a writable in_addr.
+    let rc = unsafe {
+        inet_pton(
+            libc::AF_INET,
+            server_addr,
+            (&raw mut server.sin_addr).cast(),
+        )
+    };
+    if rc <= 0 {
+        // fix: the chapter ignores the result and connects to 0.0.0.0
+        if rc == 0 {
+            // SAFETY: `server_addr` is a valid C string.
+            unsafe { report_invalid_ipv4(server_addr) };
+        } else {
+            // SAFETY: NUL-terminated literal.
+            unsafe { libc::perror(c"inet_pton".as_ptr()) };
+        }
+        // SAFETY: `sock_fd` is ours to close.
+        unsafe { libc::close(sock_fd) };
+        return -1;
+    }
+
+    // Step 3: connect() returns at once, normally -1 with EINPROGRESS.
+    // SAFETY: `server` is a live sockaddr_in and its exact size is passed.
+    let mut ret = unsafe {
+        libc::connect(
+            sock_fd,
+            (&raw const server).cast::<sockaddr>(),
+            SOCKADDR_IN_LEN,
+        )
+    };
+
+    // Step 4: anything but EINPROGRESS is an immediate failure (e.g. ENETUNREACH).
+    if ret < 0 && errno().0 != libc::EINPROGRESS {
+        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        unsafe {
+            libc::perror(c"connect".as_ptr());
+            libc::close(sock_fd);
+        }
+        return -1;
+    }
+
+    if ret == 0 {
+        // Connected at once. fix: the chapter returned here still non-blocking.
+        // SAFETY: `sock_fd` is ours.
+        if unsafe { clear_nonblocking(sock_fd) } < 0 {
+            // SAFETY: `sock_fd` is ours to close.
+            unsafe { libc::close(sock_fd) };
+            return -1;
+        }
+        return sock_fd;
+    }
+
+    // Step 5: wait for writability, which is how a finished handshake shows.
+    if sock_fd as usize >= libc::FD_SETSIZE {
+        // fix: FD_SET on an fd >= FD_SETSIZE writes past the end of the fd_set.
+        eprintf_line!(
+            "select: fd {} >= FD_SETSIZE ({}), cannot wait on it",
+            sock_fd,
+            libc::FD_SETSIZE
+        );
+        // SAFETY: `sock_fd` is ours to close.
+        unsafe { libc::close(sock_fd) };
+        set_errno(Errno(libc::EINVAL));
+        return -1;
+    }
+    // SAFETY: `fd_set` is plain data; FD_ZERO initialises it.
+    let mut write_fds: libc::fd_set = unsafe { mem::zeroed() };
+    // SAFETY: `write_fds` is a live fd_set and 0 <= sock_fd < FD_SETSIZE (checked above).
+    unsafe {
+        libc::FD_ZERO(&mut write_fds);
+        libc::FD_SET(sock_fd, &mut write_fds);
+    }
+
+    // Step 6: the timeout, milliseconds -> seconds + microseconds.
+    let mut timeout = libc::timeval {
+        tv_sec: (timeout_ms / 1000) as libc::time_t,
+        tv_usec: ((timeout_ms % 1000) * 1000) as libc::suseconds_t,
+    };
+
+    // Step 7: select() on writability only. On EINTR Linux leaves the set untouched and the
+    // timeout holding the time left, so retrying keeps the deadline (fix: retried).
+    loop {
+        // SAFETY: `write_fds` and `timeout` are live; the other sets may be null.
+        ret = unsafe {
+            libc::select(
+                sock_fd + 1,
+                ptr::null_mut(),
+                &mut write_fds,
+                ptr::null_mut(),
+                &mut timeout,
+            )
+        };
+        if !(ret < 0 && errno().0 == libc::EINTR) {
+            break;
+        }
+    }
+
+    if ret <= 0 {
+        if ret == 0 {
+            // fix: the chapter returns -1 with no errno and no message
+            set_errno(Errno(libc::ETIMEDOUT));
+            // SAFETY: NUL-terminated literal.
+            unsafe { libc::perror(c"connect".as_ptr()) };
+        } else {
+            // SAFETY: NUL-terminated literal.
+            unsafe { libc::perror(c"select".as_ptr()) };
+        }
+        // SAFETY: `sock_fd` is ours to close.
+        unsafe { libc::close(sock_fd) };
+        return -1;
+    }
+
+    // Step 8: writable also means "failed": SO_ERROR holds the handshake's result.
+    let mut error: c_int = 0;
+    let mut len = mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: `error` is writable for `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock_fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut error).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        unsafe {
+            libc::perror(c"getsockopt SO_ERROR".as_ptr()); // fix: reported
+            libc::close(sock_fd);
+        }
+        return -1;
+    }
+
+    if error != 0 {
+        set_errno(Errno(error)); // e.g. ECONNREFUSED
+        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        unsafe {
+            libc::perror(c"connect".as_ptr()); // fix: reported
+            libc::close(sock_fd);
+        }
+        return -1;
+    }
+
+    // Step 9: back to blocking mode for ordinary send()/recv().
+    // SAFETY: `sock_fd` is ours.
+    if unsafe { clear_nonblocking(sock_fd) } < 0 {
+        // SAFETY: `sock_fd` is ours to close.
+        unsafe { libc::close(sock_fd) };
+        return -1;
+    }
+
+    sock_fd
+}
+
+/// Not in the chapter: what the `tcp_client` program does once connected. Copies stdin to the
+/// socket and the socket to stdout at the same time, as Stevens' `str_cli` does with `select`:
+/// `poll(2)` waits on both, so neither direction can block the other (a large input echoed
+/// back cannot deadlock). At stdin EOF it half-closes (`shutdown(SHUT_WR)`) and keeps reading.
+/// `recv` runs only when `poll` says data is ready, so the 5 s `SO_RCVTIMEO` never fires on an
+/// idle session.
+///
+/// # Errors
+/// Returns 0 when the peer closes, -1 with `errno` set after reporting the failing call
+/// (`recv: Connection reset by peer`, `send: Broken pipe`, ...).
+///
+/// # Safety
+/// `sock_fd` must be a connected stream socket; fds 0 and 1 must be open.
+pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
+    let mut to_sock = [0u8; BUFFER_SIZE]; // read from stdin, not yet sent
+    let mut from_sock = [0u8; BUFFER_SIZE]; // received, written to stdout at once
+    let (mut pending, mut offset) = (0usize, 0usize);
+    let mut stdin_open = true;
+
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                // -1: not watched
+                fd: if stdin_open && pending == 0 {
+                    libc::STDIN_FILENO
+                } else {
+                    -1
+                },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sock_fd,
+                events: libc::POLLIN | if pending > 0 { libc::POLLOUT } else { 0 },
+                revents: 0,
+            },
+        ];
+
+        // SAFETY: `fds` is a live array of 2 pollfds.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) } < 0 {
+            if errno().0 == libc::EINTR {
+                continue;
+            }
+            // SAFETY: NUL-terminated literal.
+            unsafe { libc::perror(c"poll".as_ptr()) };
+            return -1;
+        }
+
+        if fds[1].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            // SAFETY: `from_sock` is writable for its full length.
+            let n = unsafe {
+                libc::recv(
+                    sock_fd,
+                    from_sock.as_mut_ptr().cast(),
+                    from_sock.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            let e = errno().0;
+            if n < 0 && e != libc::EINTR && e != libc::EAGAIN {
+                // SAFETY: NUL-terminated literal.
+                unsafe { libc::perror(c"recv".as_ptr()) }; // e.g. ECONNRESET
+                return -1;
+            }
+            if n == 0 {
+                return 0; // the peer closed: done
+            }
+            // SAFETY: fd 1 is stdout (this function's contract).
+            if n > 0 && unsafe { write_all(libc::STDOUT_FILENO, &from_sock[..n as usize]) } < 0 {
+                // SAFETY: NUL-terminated literal.
+                unsafe { libc::perror(c"write".as_ptr()) };
+                return -1;
+            }
+        }
+
+        if pending > 0 && fds[1].revents & libc::POLLOUT != 0 {
+            // MSG_DONTWAIT: take what fits now, never block with the other side unread.
+            let rest = &to_sock[offset..offset + pending];
+            // SAFETY: `rest` is a live slice and its length is passed with it.
+            let n = unsafe {
+                libc::send(
+                    sock_fd,
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                )
+            };
+            let e = errno().0;
+            if n < 0 && e != libc::EINTR && e != libc::EAGAIN {
+                // SAFETY: NUL-terminated literal.
+                unsafe { libc::perror(c"send".as_ptr()) };
+                return -1;
+            }
+            if n > 0 {
+                offset += n as usize;
+                pending -= n as usize;
+            }
+        }
+
+        if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            // SAFETY: `to_sock` is writable for its full length.
+            let n = unsafe {
+                libc::read(
+                    libc::STDIN_FILENO,
+                    to_sock.as_mut_ptr().cast(),
+                    to_sock.len(),
+                )
+            };
+            if n < 0 && errno().0 != libc::EINTR {
+                // SAFETY: NUL-terminated literal.
+                unsafe { libc::perror(c"read".as_ptr()) };
+                return -1;
+            }
+            if n == 0 {
+                // stdin EOF: tell the peer we are done sending
+                stdin_open = false;
+                // SAFETY: plain syscall on our socket.
+                if unsafe { libc::shutdown(sock_fd, libc::SHUT_WR) } < 0 {
+                    // SAFETY: NUL-terminated literal.
+                    unsafe { libc::perror(c"shutdown".as_ptr()) };
+                    return -1;
+                }
+            } else if n > 0 {
+                pending = n as usize;
+                offset = 0;
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! Chapter 7.1.3 (TCP socket programming) ported from C to Rust, step for step.
+//!
+//! Every C function of the chapter is an `unsafe fn` of the same name, on raw `libc` calls,
+//! in the chapter's order; the C originals, completed, are in `c_reference/`. Modules mirror
+//! the C files: [`server`] (`server.c`), [`client`] (`client.c`), [`http`] (`http.c`) and
+//! [`util`] (`util.c`, helpers the programs share that the chapter does not have).
+//!
+//! Return conventions are the C ones: an fd (or 0) on success, -1 with `errno` set on failure,
+//! after the failing call has been reported on stderr as `perror` does.
+#![warn(missing_docs)]
+
+/// The C `printf` of a log line: the text is formatted first and written with one `write`,
+/// so a line from one process never interleaves with another's in a shared pipe. Rust's stdout
+/// is line-buffered, so the line leaves at once (the C gets this from `setvbuf(_IOLBF)`).
+/// A failed write is ignored, as `printf`'s is.
+macro_rules! printf_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let line = format!("{}\n", format_args!($($arg)*));
+        let _ = std::io::stdout().write_all(line.as_bytes());
+    }};
+}
+
+/// The C `fprintf(stderr, ...)` of one line, written with one `write` as glibc does.
+macro_rules! eprintf_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let line = format!("{}\n", format_args!($($arg)*));
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }};
+}
+
+pub mod client;
+pub mod http;
+pub mod server;
+pub mod util;

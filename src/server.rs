@@ -1,0 +1,381 @@
+//! Chapter 7.1.3, "TCP 서버 구현": socket → setsockopt → bind → listen → accept → fork →
+//! recv/send → close (steps 1-9). Twin of `c_reference/server.c`; comments marked "fix:"
+//! differ from the chapter and are listed in `docs/deviations.md`.
+
+use std::ffi::CStr;
+use std::io::Write;
+use std::{mem, ptr};
+
+use errno::errno;
+use libc::{c_char, c_int, sockaddr, sockaddr_in, socklen_t};
+
+use crate::util::{INET_ADDRSTRLEN, inet_ntop, inet_pton, report_invalid_ipv4};
+
+/// `listen()` backlog: how many completed connections may wait for `accept()`.
+pub const LISTEN_BACKLOG: c_int = 128;
+
+/// Bytes per `recv()`: the chapter's 4 KiB, or `make BUFFER_SIZE=N` (read at compile time
+/// from `TCP_CHAPTER_BUFFER_SIZE`, as the C takes `-DBUFFER_SIZE=N`).
+pub const BUFFER_SIZE: usize = match option_env!("TCP_CHAPTER_BUFFER_SIZE") {
+    Some(s) if !s.is_empty() => parse_const_usize(s),
+    _ => 4096,
+};
+
+const fn parse_const_usize(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut v = 0;
+    let mut i = 0;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "BUFFER_SIZE must be decimal");
+        v = v * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    assert!(v > 0, "BUFFER_SIZE must be positive");
+    v
+}
+
+/// `sizeof(struct sockaddr_in)`, as the kernel wants it.
+const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
+
+/// Ignores `SIGPIPE` (a write to a closed peer must fail with `EPIPE`, not kill the server)
+/// and lets the kernel reap children itself (`SA_NOCLDWAIT`: no zombies, no `waitpid` loop).
+/// Chapter 7.1.3, `setup_signal_handlers`; wraps `signal(2)` and `sigaction(2)`.
+///
+/// Rust's runtime already sets `SIGPIPE` to `SIG_IGN` before `main`, so the first call changes
+/// nothing in a Rust program; it is made anyway, because the C needs it and the port must
+/// not hide its absence (see `docs/pitfalls.md`).
+///
+/// # Safety
+/// Changes process-wide signal dispositions: no other code in the process may rely on its own
+/// `SIGPIPE` or `SIGCHLD` handling (with `SA_NOCLDWAIT`, `waitpid` for a child fails with
+/// `ECHILD`).
+pub unsafe fn setup_signal_handlers() {
+    // SAFETY: `SIG_IGN` is a valid disposition for SIGPIPE.
+    if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
+        // SAFETY: NUL-terminated literal.
+        unsafe { libc::perror(c"signal SIGPIPE".as_ptr()) };
+    }
+
+    // SAFETY: `struct sigaction` is plain data; all-zero is a valid value (fix: the C zeroes
+    // it too, so no uninitialised field reaches the kernel).
+    let mut sa: libc::sigaction = unsafe { mem::zeroed() };
+    sa.sa_sigaction = libc::SIG_DFL;
+    sa.sa_flags = libc::SA_NOCLDWAIT;
+    // SAFETY: `sa.sa_mask` is a live `sigset_t` we own.
+    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+    // SAFETY: `sa` is initialised; a null old-action pointer is allowed.
+    if unsafe { libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut()) } < 0 {
+        // SAFETY: NUL-terminated literal.
+        unsafe { libc::perror(c"sigaction SIGCHLD".as_ptr()) };
+    }
+}
+
+/// Creates a listening IPv4 TCP socket bound to `addr:port`. Chapter 7.1.3,
+/// `create_tcp_server`; wraps `socket(2)`, `setsockopt(2)`, `inet_pton(3)`, `bind(2)`,
+/// `listen(2)` and `getsockname(2)`.
+///
+/// Steps as in the chapter: `socket` → `setsockopt(SO_REUSEADDR)` → `setsockopt(SO_REUSEPORT)`
+/// → address → `bind` → `listen`. A null `addr` binds every interface (`INADDR_ANY`); port 0
+/// lets the kernel choose. Prints `TCP server listening on ADDR:PORT` with the address really
+/// bound (fix: read back with `getsockname`, so port 0 shows the chosen port).
+///
+/// # Errors
+/// Returns -1 with `errno` set, after reporting the failing call on stderr: `EINVAL` for an
+/// `addr` that is not an IPv4 literal, `EADDRINUSE` from `bind`, `EMFILE` from `socket`, ...
+///
+/// # Safety
+/// `addr` must be null or point to a NUL-terminated string that stays valid for the call.
+pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
+    // Step 1: socket() - a TCP endpoint in the kernel and the fd that names it.
+    // SAFETY: plain syscall with constant arguments.
+    let server_fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    if server_fd < 0 {
+        // SAFETY: NUL-terminated literal.
+        unsafe { libc::perror(c"socket".as_ptr()) };
+        return -1;
+    }
+
+    // Step 2: SO_REUSEADDR - restart at once while old connections sit in TIME_WAIT.
+    let opt: c_int = 1;
+    // SAFETY: `opt` is a live c_int and the length passed is its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            server_fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&raw const opt).cast(),
+            mem::size_of::<c_int>() as socklen_t,
+        )
+    };
+    if rc < 0 {
+        // SAFETY: NUL-terminated literal; `server_fd` is ours to close.
+        unsafe {
+            libc::perror(c"setsockopt SO_REUSEADDR".as_ptr());
+            libc::close(server_fd);
+        }
+        return -1;
+    }
+
+    // SO_REUSEPORT - several processes may bind this port; the kernel spreads new
+    // connections between them. Optional, so a failure is reported and ignored.
+    // SAFETY: as above.
+    let rc = unsafe {
+        libc::setsockopt(
+            server_fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            (&raw const opt).cast(),
+            mem::size_of::<c_int>() as socklen_t,
+        )
+    };
+    if rc < 0 {
+        // SAFETY: NUL-terminated literal.
+        unsafe { libc::perror(c"setsockopt SO_REUSEPORT".as_ptr()) };
+        // Non-critical, continue
+    }
+
+    // Step 3: the address to bind, port in network byte order (htons).
+    // SAFETY: `sockaddr_in` is plain data; all-zero is the C's memset.
+    let mut server_addr: sockaddr_in = unsafe { mem::zeroed() };
+    server_addr.sin_family = libc::AF_INET as libc::sa_family_t;
+    server_addr.sin_port = port.to_be();
+
+    if addr.is_null() {
+        server_addr.sin_addr.s_addr = libc::INADDR_ANY; // 0.0.0.0 (0: byte order moot)
+    } else {
+        // SAFETY: `addr` is a valid C string (caller); `sin_addr` is a writable in_addr.
+        let rc = unsafe { inet_pton(libc::AF_INET, addr, (&raw mut server_addr.sin_addr).cast()) };
+        if rc <= 0 {
+            if rc == 0 {
+                // fix: 0 means "not an address" and leaves errno alone
+                // SAFETY: `addr` is a valid C string.
+                unsafe { report_invalid_ipv4(addr) };
+            } else {
+                // SAFETY: NUL-terminated literal.
+                unsafe { libc::perror(c"inet_pton".as_ptr()) };
+            }
+            // SAFETY: `server_fd` is ours to close.
+            unsafe { libc::close(server_fd) };
+            return -1;
+        }
+    }
+
+    // Step 4: bind() - register (address, port) -> this socket in the kernel.
+    // SAFETY: `server_addr` is a live sockaddr_in and its exact size is passed.
+    let rc = unsafe {
+        libc::bind(
+            server_fd,
+            (&raw const server_addr).cast::<sockaddr>(),
+            SOCKADDR_IN_LEN,
+        )
+    };
+    if rc < 0 {
+        // SAFETY: NUL-terminated literal; `server_fd` is ours to close.
+        unsafe {
+            libc::perror(c"bind".as_ptr());
+            libc::close(server_fd);
+        }
+        return -1;
+    }
+
+    // Step 5: listen() - passive socket; the kernel completes handshakes into a queue
+    // of up to LISTEN_BACKLOG connections waiting for accept().
+    // SAFETY: plain syscall on our fd.
+    if unsafe { libc::listen(server_fd, LISTEN_BACKLOG) } < 0 {
+        // SAFETY: NUL-terminated literal; `server_fd` is ours to close.
+        unsafe {
+            libc::perror(c"listen".as_ptr());
+            libc::close(server_fd);
+        }
+        return -1;
+    }
+
+    // fix: read the bound address back, so port 0 prints the port the kernel chose.
+    let mut addr_len = SOCKADDR_IN_LEN;
+    // SAFETY: `server_addr` is writable for `addr_len` bytes.
+    let rc = unsafe {
+        libc::getsockname(
+            server_fd,
+            (&raw mut server_addr).cast::<sockaddr>(),
+            &mut addr_len,
+        )
+    };
+    if rc < 0 {
+        // SAFETY: NUL-terminated literal; `server_fd` is ours to close.
+        unsafe {
+            libc::perror(c"getsockname".as_ptr());
+            libc::close(server_fd);
+        }
+        return -1;
+    }
+    let mut addr_str = [0 as c_char; INET_ADDRSTRLEN];
+    // SAFETY: `sin_addr` is an in_addr; `addr_str` holds INET_ADDRSTRLEN bytes.
+    unsafe {
+        inet_ntop(
+            libc::AF_INET,
+            (&raw const server_addr.sin_addr).cast(),
+            addr_str.as_mut_ptr(),
+            addr_str.len() as socklen_t,
+        )
+    };
+    // SAFETY: inet_ntop wrote a NUL-terminated string into `addr_str`.
+    let addr_str = unsafe { CStr::from_ptr(addr_str.as_ptr()) }.to_string_lossy();
+    printf_line!(
+        "TCP server listening on {}:{}",
+        addr_str,
+        u16::from_be(server_addr.sin_port)
+    );
+
+    server_fd
+}
+
+/// Echoes everything the client sends until EOF or an error, then closes `client_fd`.
+/// Chapter 7.1.3, `handle_client`; wraps `recv(2)`, `send(2)` and `close(2)`.
+///
+/// Prints `Client connected from IP:PORT`, then `Client IP:PORT disconnected gracefully` on
+/// EOF, and `Client IP:PORT connection closed` at the end of every session. `recv` and `send`
+/// are retried on `EINTR`; `send` loops until every byte is out (partial writes) and uses
+/// `MSG_NOSIGNAL`, so a vanished peer gives `EPIPE`, reported on stderr, never `SIGPIPE`.
+///
+/// # Safety
+/// `client_fd` must be a connected stream socket owned by the caller (it is closed here), and
+/// `client_addr` must point to a valid `sockaddr_in`.
+pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
+    let mut buffer = [0u8; BUFFER_SIZE];
+    let mut addr_str = [0 as c_char; INET_ADDRSTRLEN];
+
+    // SAFETY: `client_addr` is valid (caller); `addr_str` holds INET_ADDRSTRLEN bytes.
+    let client_port = unsafe {
+        inet_ntop(
+            libc::AF_INET,
+            (&raw const (*client_addr).sin_addr).cast(),
+            addr_str.as_mut_ptr(),
+            addr_str.len() as socklen_t,
+        );
+        u16::from_be((*client_addr).sin_port)
+    };
+    // SAFETY: inet_ntop wrote a NUL-terminated string into `addr_str`.
+    let addr_str = unsafe { CStr::from_ptr(addr_str.as_ptr()) }.to_string_lossy();
+    printf_line!("Client connected from {}:{}", addr_str, client_port);
+
+    'done: loop {
+        // Step 8: recv() blocks until data, EOF (0) or an error.
+        // SAFETY: `buffer` is writable for its full length.
+        let n = unsafe { libc::recv(client_fd, buffer.as_mut_ptr().cast(), buffer.len(), 0) };
+
+        if n < 0 {
+            if errno().0 == libc::EINTR {
+                // a signal handler ran: just retry
+                continue;
+            }
+            // SAFETY: NUL-terminated literal.
+            unsafe { libc::perror(c"recv".as_ptr()) }; // e.g. ECONNRESET: the peer sent RST
+            break;
+        }
+
+        if n == 0 {
+            // the peer sent FIN
+            printf_line!(
+                "Client {}:{} disconnected gracefully",
+                addr_str,
+                client_port
+            );
+            break;
+        }
+
+        // send() may write less than asked: loop until all n bytes are out.
+        // MSG_NOSIGNAL: a closed peer gives EPIPE instead of SIGPIPE.
+        let mut total_sent: isize = 0;
+        while total_sent < n {
+            let rest = &buffer[total_sent as usize..n as usize];
+            // SAFETY: `rest` is a live slice and its length is passed with it.
+            let sent = unsafe {
+                libc::send(
+                    client_fd,
+                    rest.as_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_NOSIGNAL,
+                )
+            };
+            if sent < 0 {
+                if errno().0 == libc::EINTR {
+                    continue;
+                }
+                // SAFETY: NUL-terminated literal.
+                unsafe { libc::perror(c"send".as_ptr()) }; // EPIPE, ECONNRESET
+                break 'done;
+            }
+            total_sent += sent;
+        }
+    }
+
+    // Step 9: close() - sends FIN; the fd and, once both sides are done, the socket go.
+    // SAFETY: `client_fd` is ours (caller's contract) and not used after this.
+    unsafe { libc::close(client_fd) };
+    printf_line!("Client {}:{} connection closed", addr_str, client_port);
+}
+
+/// `accept()`s forever, one child process per client (`fork`), each running
+/// [`handle_client`]. Chapter 7.1.3, `tcp_server_loop`; wraps `accept(2)` and `fork(2)`.
+///
+/// Returns only when `accept` fails with something other than `EINTR` or `ECONNABORTED`
+/// (reported on stderr). A failed `fork` is reported, that client closed, and the loop goes
+/// on. stdout is flushed before each `fork` (fix: or a buffered line is written twice).
+///
+/// # Safety
+/// `server_fd` must be a listening socket. The process must be single-threaded: after `fork`
+/// the child runs ordinary code (stdout, allocation), which is only sound when no other thread
+/// could have held a lock at the moment of the fork. Children exit with `exit(0)`.
+pub unsafe fn tcp_server_loop(server_fd: c_int) {
+    loop {
+        // SAFETY: `sockaddr_in` is plain data; all-zero is valid.
+        let mut client_addr: sockaddr_in = unsafe { mem::zeroed() };
+        let mut client_len = SOCKADDR_IN_LEN;
+
+        // Step 6: accept() - the next completed connection, as a new fd.
+        // SAFETY: `client_addr` is writable for `client_len` bytes.
+        let client_fd = unsafe {
+            libc::accept(
+                server_fd,
+                (&raw mut client_addr).cast::<sockaddr>(),
+                &mut client_len,
+            )
+        };
+
+        if client_fd < 0 {
+            let e = errno().0;
+            if e == libc::EINTR || e == libc::ECONNABORTED {
+                continue;
+            }
+            // SAFETY: NUL-terminated literal.
+            unsafe { libc::perror(c"accept".as_ptr()) };
+            break;
+        }
+
+        // fix: flush stdout before fork, or a line still in the buffer is written by both
+        // processes (twice in the log when stdout is a pipe or a file).
+        let _ = std::io::stdout().flush();
+
+        // Step 7: fork() - one process per client.
+        // SAFETY: single-threaded process (this function's contract).
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            // SAFETY: NUL-terminated literal; `client_fd` is ours to close.
+            unsafe {
+                libc::perror(c"fork".as_ptr());
+                libc::close(client_fd);
+            }
+        } else if pid == 0 {
+            // child: serve this client only
+            // SAFETY: the child's copy of the listening fd is not used again.
+            unsafe { libc::close(server_fd) };
+            // SAFETY: `client_fd` was just accepted and is owned here; `client_addr` is live.
+            unsafe { handle_client(client_fd, &client_addr) };
+            std::process::exit(0);
+        } else {
+            // parent: the child owns client_fd now
+            // SAFETY: the parent's copy of `client_fd` is not used again.
+            unsafe { libc::close(client_fd) };
+        }
+    }
+}

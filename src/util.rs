@@ -1,0 +1,144 @@
+//! Small helpers shared by the three programs (not in the chapter): twin of
+//! `c_reference/util.c`.
+
+use std::ffi::{CStr, CString};
+use std::os::unix::ffi::OsStrExt;
+
+use libc::{c_char, c_int, c_void, socklen_t};
+
+// The `libc` crate does not bind these two from <arpa/inet.h>; glibc exports them, so they
+// are declared here exactly as the man pages give them (inet_pton(3), inet_ntop(3)).
+unsafe extern "C" {
+    /// `inet_pton(3)`: text address -> binary, network byte order. 1 on success, 0 when `src`
+    /// is not an address of family `af` (errno untouched!), -1 with `EAFNOSUPPORT`.
+    pub fn inet_pton(af: c_int, src: *const c_char, dst: *mut c_void) -> c_int;
+    /// `inet_ntop(3)`: binary address -> NUL-terminated text in `dst` (`size` bytes).
+    pub fn inet_ntop(
+        af: c_int,
+        src: *const c_void,
+        dst: *mut c_char,
+        size: socklen_t,
+    ) -> *const c_char;
+}
+
+/// `INET_ADDRSTRLEN` of <netinet/in.h>: room for "255.255.255.255" and its NUL.
+pub const INET_ADDRSTRLEN: usize = 16;
+
+/// Parses digits only (no sign, no spaces, no hex), refusing anything above `max`.
+fn parse_decimal(s: &[u8], max: i64) -> Option<i64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+        if v > max {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+/// Parses a decimal port (digits only) in `min..=65535`; `None` if invalid.
+pub fn parse_port(s: &CStr, min: u16) -> Option<u16> {
+    match parse_decimal(s.to_bytes(), 65535) {
+        Some(v) if v >= i64::from(min) => u16::try_from(v).ok(),
+        _ => None,
+    }
+}
+
+/// Parses a decimal timeout in milliseconds in `1..=INT_MAX`; `None` if invalid.
+pub fn parse_timeout_ms(s: &CStr) -> Option<c_int> {
+    match parse_decimal(s.to_bytes(), i64::from(c_int::MAX)) {
+        Some(v) if v >= 1 => c_int::try_from(v).ok(),
+        _ => None,
+    }
+}
+
+/// `write(2)` until all of `buf` is out, retrying `EINTR`; 0 on success, -1 with `errno` set.
+///
+/// # Safety
+/// `fd` must be an open file descriptor the caller is entitled to write to.
+pub unsafe fn write_all(fd: c_int, mut buf: &[u8]) -> c_int {
+    while !buf.is_empty() {
+        // SAFETY: `buf` is a live slice and its length is passed with it.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            if errno::errno().0 == libc::EINTR {
+                continue;
+            }
+            return -1;
+        }
+        buf = &buf[n as usize..];
+    }
+    0
+}
+
+/// Prints `inet_pton: invalid IPv4 address 'ADDR'` and sets `errno` to `EINVAL`:
+/// `inet_pton` returns 0 for a malformed address without setting `errno`, so `perror`
+/// would print whatever `errno` held before, often "Success".
+///
+/// # Safety
+/// `addr` must point to a NUL-terminated string valid for the call.
+pub unsafe fn report_invalid_ipv4(addr: *const c_char) {
+    // SAFETY: the caller guarantees `addr` is a valid C string.
+    let addr = unsafe { CStr::from_ptr(addr) };
+    let mut line = b"inet_pton: invalid IPv4 address '".to_vec();
+    line.extend_from_slice(addr.to_bytes());
+    line.extend_from_slice(b"'\n");
+    // SAFETY: fd 2 is stderr, open for the life of the process.
+    unsafe { write_all(libc::STDERR_FILENO, &line) };
+    errno::set_errno(errno::Errno(libc::EINVAL));
+}
+
+/// The program's arguments as C strings, as `main`'s `argv` holds them in C.
+pub fn c_args() -> Vec<CString> {
+    std::env::args_os()
+        // An argument from the kernel is a C string already: it cannot hold a NUL.
+        .filter_map(|a| CString::new(a.as_bytes()).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse_digits_only_in_range() {
+        assert_eq!(parse_port(c"0", 0), Some(0));
+        assert_eq!(parse_port(c"65535", 1), Some(65535));
+        for bad in [
+            c"",
+            c"0",
+            c"-1",
+            c"+1",
+            c"65536",
+            c" 80",
+            c"80 ",
+            c"0x50",
+            c"99999999999999999999",
+        ] {
+            assert_eq!(parse_port(bad, 1), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timeouts_parse_positive_ints() {
+        assert_eq!(parse_timeout_ms(c"1"), Some(1));
+        assert_eq!(parse_timeout_ms(c"2147483647"), Some(c_int::MAX));
+        for bad in [c"0", c"2147483648", c"", c"-5", c"1.5"] {
+            assert_eq!(parse_timeout_ms(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_ipv4_sets_einval() {
+        errno::set_errno(errno::Errno(0));
+        // SAFETY: a NUL-terminated literal.
+        unsafe { report_invalid_ipv4(c"999.1.1.1".as_ptr()) };
+        assert_eq!(errno::errno().0, libc::EINVAL);
+    }
+}
