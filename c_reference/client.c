@@ -252,7 +252,8 @@ int tcp_client_relay(int sock_fd)
             }
         }
 
-        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        /* POLLNVAL: fd 0 is closed; read() then reports EBADF instead of poll() spinning. */
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
             ssize_t n = read(STDIN_FILENO, to_sock, sizeof(to_sock));
             if (n < 0 && errno != EINTR) {
                 perror("read");

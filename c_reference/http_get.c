@@ -10,7 +10,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html)\n");
+    fprintf(stderr, "usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html, no spaces)\n");
     return 2;
 }
 
@@ -18,7 +18,8 @@ int main(int argc, char *argv[])
 {
     uint16_t port;
 
-    if (argc != 4 || parse_port(argv[2], 1, &port) < 0)
+    if (argc != 4 || parse_port(argv[2], 1, &port) < 0 || !is_visible_ascii(argv[1]) ||
+        !is_visible_ascii(argv[3]))
         return usage();
 
     /* A write to a closed socket or stdout must fail with EPIPE, not kill us. */

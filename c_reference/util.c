@@ -45,6 +45,16 @@ int parse_timeout_ms(const char *s, int *timeout_ms)
     return 0;
 }
 
+int is_visible_ascii(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s != '\0'; s++)
+        if (*s <= ' ' || *s > '~')
+            return 0;
+    return 1;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

@@ -12,6 +12,10 @@ int parse_port(const char *s, unsigned min, uint16_t *port);
 /* Parses a decimal timeout in milliseconds in [1, INT_MAX]; 0 on success, -1 if invalid. */
 int parse_timeout_ms(const char *s, int *timeout_ms);
 
+/* 1 if s is non-empty printable ASCII without spaces (fit for an HTTP request line or Host
+ * header: no CR LF to smuggle a header in), else 0. */
+int is_visible_ascii(const char *s);
+
 /* write() until all len bytes are out (retrying EINTR); 0 on success, -1 with errno set. */
 int write_all(int fd, const void *buf, size_t len);
 

@@ -438,7 +438,8 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
             }
         }
 
-        if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+        // POLLNVAL: fd 0 is closed; read() then reports EBADF instead of poll() spinning.
+        if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
             // SAFETY: `to_sock` is writable for its full length.
             let n = unsafe {
                 libc::read(

@@ -58,6 +58,12 @@ pub fn parse_timeout_ms(s: &CStr) -> Option<c_int> {
     }
 }
 
+/// `true` if `s` is non-empty printable ASCII without spaces (fit for an HTTP request line
+/// or `Host` header: no CR LF to smuggle a header in).
+pub fn is_visible_ascii(s: &CStr) -> bool {
+    !s.is_empty() && s.to_bytes().iter().all(|&c| c > b' ' && c <= b'~')
+}
+
 /// `write(2)` until all of `buf` is out, retrying `EINTR`; 0 on success, -1 with `errno` set.
 ///
 /// # Safety

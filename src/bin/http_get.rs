@@ -5,10 +5,10 @@
 use std::process::ExitCode;
 
 use tcp_chapter::http::simple_http_client;
-use tcp_chapter::util::{c_args, parse_port};
+use tcp_chapter::util::{c_args, is_visible_ascii, parse_port};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html)");
+    eprintln!("usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html, no spaces)");
     ExitCode::from(2)
 }
 
@@ -18,6 +18,9 @@ fn main() -> ExitCode {
     let (Some(port), 4) = (port, argv.len()) else {
         return usage();
     };
+    if !is_visible_ascii(&argv[1]) || !is_visible_ascii(&argv[3]) {
+        return usage();
+    }
 
     // A write to a closed socket or stdout must fail with EPIPE, not kill us. (Rust's
     // runtime has done this already; the call stays, as in the C.)
