@@ -65,6 +65,9 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# Each issue's targets live in mk/*.mk (docs, trace, bench, stress).
+-include mk/*.mk
+
 clean:
 	rm -rf build
 	$(CARGO) clean
