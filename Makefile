@@ -56,7 +56,7 @@ compare: all deps
 # Real peers the suite talks to; installed only when missing (Debian, as root or via sudo).
 deps:
 	@missing=""; \
-	for p in socat:socat python3:python3 curl:curl; do \
+	for p in socat:socat python3:python3; do \
 	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -1,0 +1,1196 @@
+//! Shared plumbing for the scenarios: which implementation is under test,
+//! child processes with captured output (killed with their whole process
+//! group on drop), readiness waits with deadlines, test data, small socket
+//! helpers and /proc readers.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// What every scenario returns: `Err` carries the failure message.
+pub type TestResult = Result<(), String>;
+
+/// A scenario: its name and the function that runs it against one build.
+pub type Scenario = (&'static str, fn(&Impl) -> TestResult);
+
+/// Shorthand for second-based durations.
+pub const fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// How long a program may take to print its readiness line.
+pub const READY: Duration = secs(10);
+
+// ---------------------------------------------------------------------------
+// Implementations
+// ---------------------------------------------------------------------------
+
+/// One build of the three programs: `build/c` or `build/rust`.
+#[derive(Clone, Debug)]
+pub struct Impl {
+    /// `c` or `rust`, as in `IMPL=` and in the output.
+    pub name: &'static str,
+    /// Directory holding `echo_server`, `tcp_client` and `http_get`.
+    pub dir: PathBuf,
+}
+
+impl Impl {
+    /// The build called `name` (`c` or `rust`) under `$CARGO_MANIFEST_DIR/build`.
+    pub fn new(name: &'static str) -> Impl {
+        Impl {
+            name,
+            dir: Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("build")
+                .join(name),
+        }
+    }
+
+    /// Path of one program, or a clear error if it has not been built.
+    pub fn bin(&self, prog: &str) -> Result<PathBuf, String> {
+        let path = self.dir.join(prog);
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("{} does not exist: run make first", path.display()))
+        }
+    }
+
+    /// A `Command` for one program with its arguments.
+    pub fn command(&self, prog: &str, args: &[&str]) -> Result<Command, String> {
+        let mut cmd = Command::new(self.bin(prog)?);
+        cmd.args(args);
+        Ok(cmd)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Per-scenario registry of process groups (so the harness can kill them when
+// a scenario overruns its deadline)
+// ---------------------------------------------------------------------------
+
+/// Process groups spawned by one scenario and still alive.
+pub type Registry = Arc<Mutex<Vec<i32>>>;
+
+thread_local! {
+    static REGISTRY: RefCell<Option<Registry>> = const { RefCell::new(None) };
+}
+
+/// Makes every process spawned from this thread register its group in `reg`.
+pub fn set_registry(reg: Registry) {
+    REGISTRY.with(|r| *r.borrow_mut() = Some(reg));
+}
+
+fn current_registry() -> Option<Registry> {
+    REGISTRY.with(|r| r.borrow().clone())
+}
+
+/// Sends SIGKILL to a whole process group (the leader and everything it forked).
+pub fn kill_group(pgid: i32) {
+    if pgid > 0 {
+        // SAFETY: kill() has no memory-safety preconditions; a negative pid
+        // addresses the process group we created with process_group(0).
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Captured output streams
+// ---------------------------------------------------------------------------
+
+/// How a child's stdout is kept.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Capture {
+    /// Keep every byte (for text and for exact comparisons).
+    Keep,
+    /// Hash with sha256 as it arrives; keep only the first 64 KiB.
+    Hash,
+}
+
+const HASH_KEEP: usize = 64 * 1024;
+
+struct StreamState {
+    data: Vec<u8>,
+    capture: Capture,
+    hasher: Sha256,
+    len: u64,
+    eof: bool,
+}
+
+/// Output of one pipe, filled by a reader thread, waitable with deadlines.
+#[derive(Clone)]
+pub struct Stream {
+    name: &'static str,
+    shared: Arc<(Mutex<StreamState>, Condvar)>,
+}
+
+impl Stream {
+    fn new(name: &'static str, capture: Capture) -> Stream {
+        Stream {
+            name,
+            shared: Arc::new((
+                Mutex::new(StreamState {
+                    data: Vec::new(),
+                    capture,
+                    hasher: Sha256::new(),
+                    len: 0,
+                    eof: false,
+                }),
+                Condvar::new(),
+            )),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StreamState> {
+        self.shared.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, chunk: &[u8]) {
+        let mut st = self.lock();
+        st.len += chunk.len() as u64;
+        if st.capture == Capture::Keep {
+            st.data.extend_from_slice(chunk);
+        } else {
+            st.hasher.update(chunk);
+            let room = HASH_KEEP.saturating_sub(st.data.len());
+            let take = room.min(chunk.len());
+            st.data.extend_from_slice(&chunk[..take]);
+        }
+        self.shared.1.notify_all();
+    }
+
+    fn close(&self) {
+        self.lock().eof = true;
+        self.shared.1.notify_all();
+    }
+
+    /// Starts a thread that copies `reader` into this stream until EOF.
+    fn pump(&self, mut reader: impl Read + Send + 'static) {
+        let stream = self.clone();
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => stream.push(&buf[..n]),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+            stream.close();
+        });
+    }
+
+    /// Everything kept so far.
+    pub fn bytes(&self) -> Vec<u8> {
+        self.lock().data.clone()
+    }
+
+    /// Everything kept so far, as (lossy) text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.lock().data).into_owned()
+    }
+
+    /// The complete lines so far (a trailing partial line is left out).
+    pub fn lines(&self) -> Vec<String> {
+        complete_lines(&self.lock().data)
+    }
+
+    /// Number of bytes received so far and the sha256 of all of them.
+    pub fn digest(&self) -> (u64, String) {
+        let st = self.lock();
+        let hash = match st.capture {
+            Capture::Keep => sha256_hex(&st.data),
+            Capture::Hash => hex(&st.hasher.clone().finalize()),
+        };
+        (st.len, hash)
+    }
+
+    /// Waits until `check` (run on the complete lines after each arrival)
+    /// returns `Some`, failing at the deadline or if the stream ends first.
+    pub fn wait_lines<T>(
+        &self,
+        timeout: Duration,
+        what: &str,
+        mut check: impl FnMut(&[String]) -> Option<T>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        loop {
+            let lines = complete_lines(&st.data);
+            if let Some(v) = check(&lines) {
+                return Ok(v);
+            }
+            if st.eof {
+                return Err(format!(
+                    "{} closed before {what}; it had:\n{}",
+                    self.name,
+                    indent(&String::from_utf8_lossy(&st.data))
+                ));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!(
+                    "timed out after {:.1}s waiting for {what} on {}; it had:\n{}",
+                    timeout.as_secs_f64(),
+                    self.name,
+                    indent(&String::from_utf8_lossy(&st.data))
+                ));
+            }
+            st = self
+                .shared
+                .1
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits for the first complete line satisfying `pred` and returns it.
+    pub fn wait_line(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
+        self.wait_lines(timeout, what, |lines| {
+            lines.iter().find(|l| pred(l)).cloned()
+        })
+    }
+
+    /// Waits until the writing end of the pipe is closed.
+    pub fn wait_eof(&self, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        let mut st = self.lock();
+        while !st.eof {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(format!(
+                    "{} still open after {:.1}s",
+                    self.name,
+                    timeout.as_secs_f64()
+                ));
+            }
+            st = self
+                .shared
+                .1
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        Ok(())
+    }
+}
+
+fn complete_lines(data: &[u8]) -> Vec<String> {
+    let end = match data.iter().rposition(|&b| b == b'\n') {
+        Some(i) => i,
+        None => return Vec::new(),
+    };
+    String::from_utf8_lossy(&data[..end])
+        .split('\n')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Indents text for a failure message (and shortens very long text).
+pub fn indent(text: &str) -> String {
+    const MAX: usize = 3000;
+    let shown = if text.len() > MAX {
+        let mut cut = MAX;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}... ({} bytes in all)", &text[..cut], text.len())
+    } else {
+        text.to_owned()
+    };
+    if shown.trim().is_empty() {
+        return "    (nothing)".to_owned();
+    }
+    shown
+        .trim_end_matches('\n')
+        .lines()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ---------------------------------------------------------------------------
+// Child processes
+// ---------------------------------------------------------------------------
+
+/// What a child reads on stdin.
+pub enum Input {
+    /// `/dev/null`.
+    Null,
+    /// These bytes, written by a helper thread, then EOF.
+    Bytes(Vec<u8>),
+    /// A file opened for reading.
+    File(PathBuf),
+    /// A pipe kept open; the scenario writes with `write_stdin` and closes
+    /// it with `close_stdin`.
+    Pipe,
+}
+
+/// A running program in its own process group; on drop the whole group is
+/// killed with SIGKILL and the leader reaped.
+pub struct Proc {
+    /// Program name, for messages.
+    pub label: String,
+    child: Child,
+    /// Pid of the program (also its process group id).
+    pub pid: i32,
+    /// Its stdout.
+    pub stdout: Stream,
+    /// Its stderr (always kept whole).
+    pub stderr: Stream,
+    stdin: Option<ChildStdin>,
+    status: Option<ExitStatus>,
+    started: Instant,
+    ended: Option<Instant>,
+    registry: Option<Registry>,
+    killed: bool,
+}
+
+/// A finished program: how it ended, when, and its output.
+pub struct Outcome {
+    /// Program name, for messages.
+    pub label: String,
+    /// Exit status.
+    pub status: ExitStatus,
+    /// From spawn to the observed exit.
+    pub elapsed: Duration,
+    /// Its stdout.
+    pub stdout: Stream,
+    /// Its stderr.
+    pub stderr: Stream,
+}
+
+impl Proc {
+    /// Spawns `cmd` in a new process group with piped stdout/stderr.
+    pub fn spawn(
+        label: &str,
+        mut cmd: Command,
+        input: Input,
+        capture: Capture,
+    ) -> Result<Proc, String> {
+        cmd.process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // Its own process group keeps a terminal's Ctrl-C from reaching it,
+        // so have the kernel kill it if the suite itself dies.
+        let die_with_parent = || {
+            // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of the calling
+            // process and is async-signal-safe.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            }
+            Ok(())
+        };
+        // SAFETY: the hook makes one async-signal-safe call and allocates
+        // nothing, as required between fork and exec.
+        unsafe {
+            cmd.pre_exec(die_with_parent);
+        }
+        let mut feed = None;
+        match input {
+            Input::Null => {
+                cmd.stdin(Stdio::null());
+            }
+            Input::File(path) => {
+                let f = File::open(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
+                cmd.stdin(Stdio::from(f));
+            }
+            Input::Bytes(data) => {
+                cmd.stdin(Stdio::piped());
+                feed = Some(data);
+            }
+            Input::Pipe => {
+                cmd.stdin(Stdio::piped());
+            }
+        }
+        let started = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {label}: {e}"))?;
+        let pid = child.id() as i32;
+        let registry = current_registry();
+        if let Some(reg) = &registry {
+            reg.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+        }
+        let stdout = Stream::new("stdout", capture);
+        let stderr = Stream::new("stderr", Capture::Keep);
+        if let Some(out) = child.stdout.take() {
+            stdout.pump(out);
+        }
+        if let Some(err) = child.stderr.take() {
+            stderr.pump(err);
+        }
+        let mut stdin = child.stdin.take();
+        if let Some(data) = feed
+            && let Some(mut pipe) = stdin.take()
+        {
+            thread::spawn(move || {
+                // The program may exit without reading everything: EPIPE is fine.
+                let _ = pipe.write_all(&data);
+            });
+        }
+        Ok(Proc {
+            label: label.to_owned(),
+            child,
+            pid,
+            stdout,
+            stderr,
+            stdin,
+            status: None,
+            started,
+            ended: None,
+            registry,
+            killed: false,
+        })
+    }
+
+    /// Spawns one of the implementation's programs.
+    pub fn start(
+        imp: &Impl,
+        prog: &str,
+        args: &[&str],
+        input: Input,
+        capture: Capture,
+    ) -> Result<Proc, String> {
+        let cmd = imp.command(prog, args)?;
+        Proc::spawn(prog, cmd, input, capture)
+    }
+
+    /// Writes to the program's stdin (only with `Input::Pipe`).
+    pub fn write_stdin(&mut self, data: &[u8]) -> TestResult {
+        let pipe = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| format!("{}: stdin is not an open pipe", self.label))?;
+        pipe.write_all(data)
+            .and_then(|_| pipe.flush())
+            .map_err(|e| format!("writing to {}'s stdin: {e}", self.label))
+    }
+
+    /// Closes the program's stdin (EOF for it).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Exit status if the program has ended, without waiting.
+    pub fn try_status(&mut self) -> Result<Option<ExitStatus>, String> {
+        if self.status.is_none() {
+            match self.child.try_wait() {
+                Ok(Some(st)) => {
+                    self.status = Some(st);
+                    self.ended = Some(Instant::now());
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("waiting for {}: {e}", self.label)),
+            }
+        }
+        Ok(self.status)
+    }
+
+    /// Waits for the program to exit, at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = self.try_status()? {
+                return Ok(st);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} still running after {:.1}s\nstderr:\n{}\nstdout:\n{}",
+                    self.label,
+                    timeout.as_secs_f64(),
+                    indent(&self.stderr.text()),
+                    indent(&self.stdout.text())
+                ));
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Waits for exit and for both output pipes to close.
+    pub fn finish(&mut self, timeout: Duration) -> Result<Outcome, String> {
+        let status = self.wait_exit(timeout)?;
+        self.stdout.wait_eof(secs(10))?;
+        self.stderr.wait_eof(secs(10))?;
+        let ended = self.ended.unwrap_or_else(Instant::now);
+        Ok(Outcome {
+            label: self.label.clone(),
+            status,
+            elapsed: ended - self.started,
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+        })
+    }
+
+    /// Fails if the program has already ended (e.g. a server that should
+    /// still be serving).
+    pub fn expect_running(&mut self) -> TestResult {
+        match self.try_status()? {
+            None => Ok(()),
+            Some(st) => Err(format!(
+                "{} ended unexpectedly ({})\nstderr:\n{}",
+                self.label,
+                describe(st),
+                indent(&self.stderr.text())
+            )),
+        }
+    }
+
+    /// Kills the whole process group and reaps the leader.
+    pub fn kill(&mut self) {
+        if self.killed {
+            return;
+        }
+        self.killed = true;
+        kill_group(self.pid);
+        if self.status.is_none()
+            && let Ok(st) = self.child.wait()
+        {
+            self.status = Some(st);
+        }
+        if let Some(reg) = &self.registry {
+            reg.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|&p| p != self.pid);
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs one program to completion (killed after `timeout`).
+pub fn run(
+    imp: &Impl,
+    prog: &str,
+    args: &[&str],
+    input: Input,
+    timeout: Duration,
+) -> Result<Outcome, String> {
+    let mut p = Proc::start(imp, prog, args, input, Capture::Keep)?;
+    p.finish(timeout)
+}
+
+/// "exit code N" or "killed by signal N (NAME)".
+pub fn describe(status: ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        format!("exit code {code}")
+    } else if let Some(sig) = status.signal() {
+        let name = match sig {
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGPIPE => "SIGPIPE",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGBUS => "SIGBUS",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGILL => "SIGILL",
+            libc::SIGTERM => "SIGTERM",
+            _ => "?",
+        };
+        format!("killed by signal {sig} ({name})")
+    } else {
+        format!("{status:?}")
+    }
+}
+
+impl Outcome {
+    /// The whole stderr as text.
+    pub fn stderr_text(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Lines of stderr (a final line without newline included).
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr_text().lines().map(str::to_owned).collect()
+    }
+
+    /// A failure message with the program's status and output.
+    pub fn fail(&self, why: &str) -> String {
+        format!(
+            "{}: {why}\n  status: {}\n  stderr:\n{}\n  stdout:\n{}",
+            self.label,
+            describe(self.status),
+            indent(&self.stderr_text()),
+            indent(&self.stdout.text())
+        )
+    }
+
+    /// The program exited (not killed by a signal) with `code`, and its
+    /// stderr never says `Success`.
+    pub fn expect_code(&self, code: i32) -> TestResult {
+        if self.status.code() != Some(code) {
+            return Err(self.fail(&format!("expected exit code {code}")));
+        }
+        if self.stderr_text().contains("Success") {
+            return Err(self.fail("stderr says 'Success' (errno was not set)"));
+        }
+        Ok(())
+    }
+
+    /// Exit 2 with a line starting `usage: ` on stderr.
+    pub fn expect_usage(&self) -> TestResult {
+        self.expect_code(2)?;
+        if !self.stderr_lines().iter().any(|l| l.starts_with("usage: ")) {
+            return Err(self.fail("no line starting 'usage: ' on stderr"));
+        }
+        Ok(())
+    }
+
+    /// Exit `code` and stderr is exactly the one line `line`.
+    pub fn expect_only_line(&self, code: i32, line: &str) -> TestResult {
+        self.expect_code(code)?;
+        if self.stderr_text() != format!("{line}\n") {
+            return Err(self.fail(&format!("expected stderr to be exactly the line '{line}'")));
+        }
+        Ok(())
+    }
+
+    /// stderr has a line equal to `line`.
+    pub fn expect_stderr_line(&self, line: &str) -> TestResult {
+        if !self.stderr_lines().iter().any(|l| l == line) {
+            return Err(self.fail(&format!("expected the line '{line}' on stderr")));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The echo server under test
+// ---------------------------------------------------------------------------
+
+/// A running `echo_server`, ready (its listening line has been read).
+pub struct EchoServer {
+    /// The process.
+    pub proc: Proc,
+    /// The port from its listening line.
+    pub port: u16,
+}
+
+impl EchoServer {
+    /// `echo_server 0`: kernel-picked port on 127.0.0.1.
+    pub fn start(imp: &Impl) -> Result<EchoServer, String> {
+        EchoServer::start_with(imp, &["0"], "127.0.0.1")
+    }
+
+    /// Starts with `args` and waits for `TCP server listening on SHOWN:PORT`.
+    pub fn start_with(imp: &Impl, args: &[&str], shown: &str) -> Result<EchoServer, String> {
+        let mut proc = Proc::start(imp, "echo_server", args, Input::Null, Capture::Keep)?;
+        let line = proc
+            .stdout
+            .wait_line(READY, "'TCP server listening on' line", |l| {
+                l.starts_with("TCP server listening on ")
+            })
+            .map_err(|e| {
+                format!(
+                    "echo_server {args:?} did not get ready: {e}\nstderr:\n{}",
+                    indent(&proc.stderr.text())
+                )
+            })?;
+        let rest = &line["TCP server listening on ".len()..];
+        let port = rest
+            .strip_prefix(shown)
+            .and_then(|r| r.strip_prefix(':'))
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| {
+                format!("listening line '{line}' is not 'TCP server listening on {shown}:PORT'")
+            })?;
+        if port == 0 {
+            return Err(format!(
+                "listening line '{line}' shows port 0, not the real port"
+            ));
+        }
+        if let Some(asked) = args.first().and_then(|a| a.parse::<u16>().ok())
+            && asked != 0
+            && asked != port
+        {
+            return Err(format!(
+                "asked for port {asked} but the listening line says '{line}'"
+            ));
+        }
+        proc.expect_running()?;
+        Ok(EchoServer { proc, port })
+    }
+
+    /// A connection to the server from 127.0.0.1.
+    pub fn connect(&self) -> Result<TcpStream, String> {
+        connect_local(self.port)
+    }
+
+    /// Waits until stdout has the line `line_for(port)` for every port in
+    /// `ports` (how often each appears is not checked here).
+    pub fn wait_all(
+        &self,
+        what: &str,
+        ports: &[u16],
+        line_for: fn(u16) -> String,
+        timeout: Duration,
+    ) -> TestResult {
+        let wanted: Vec<String> = ports.iter().map(|&p| line_for(p)).collect();
+        self.proc
+            .stdout
+            .wait_lines(timeout, what, |lines| {
+                wanted
+                    .iter()
+                    .all(|w| lines.iter().any(|l| l == w))
+                    .then_some(())
+            })
+            .map_err(|e| format!("echo_server: {e}"))
+    }
+
+    /// Waits until at least `n` stdout lines satisfy `pred`.
+    pub fn wait_count(
+        &self,
+        what: &str,
+        n: usize,
+        pred: fn(&str) -> bool,
+        timeout: Duration,
+    ) -> TestResult {
+        self.proc
+            .stdout
+            .wait_lines(timeout, what, |lines| {
+                (lines.iter().filter(|l| pred(l)).count() >= n).then_some(())
+            })
+            .map_err(|e| format!("echo_server: {e}"))
+    }
+
+    /// One echo round trip on a new connection (the server still serves).
+    pub fn check_echoes(&self, tag: &str) -> TestResult {
+        let stream = self.connect()?;
+        let data = format!("still serving? {tag}\n").into_bytes();
+        echo_roundtrip(stream, &data).map_err(|e| format!("new client after {tag}: {e}"))
+    }
+}
+
+/// `Client connected from 127.0.0.1:PORT`
+pub fn connected_line(port: u16) -> String {
+    format!("Client connected from 127.0.0.1:{port}")
+}
+
+/// `Client 127.0.0.1:PORT disconnected gracefully`
+pub fn graceful_line(port: u16) -> String {
+    format!("Client 127.0.0.1:{port} disconnected gracefully")
+}
+
+/// `Client 127.0.0.1:PORT connection closed`
+pub fn closed_line(port: u16) -> String {
+    format!("Client 127.0.0.1:{port} connection closed")
+}
+
+/// Is this a `Client IP:PORT connection closed` line?
+pub fn is_closed_line(l: &str) -> bool {
+    l.starts_with("Client ") && l.ends_with(" connection closed")
+}
+
+// ---------------------------------------------------------------------------
+// Sockets
+// ---------------------------------------------------------------------------
+
+/// Connects to 127.0.0.1:`port` with a 5 s connect timeout and 30 s I/O timeouts.
+pub fn connect_local(port: u16) -> Result<TcpStream, String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let s = TcpStream::connect_timeout(&addr, secs(5))
+        .map_err(|e| format!("connect to {addr}: {e}"))?;
+    s.set_read_timeout(Some(secs(30)))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(secs(30)))
+        .map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+/// Local port of a connected stream.
+pub fn local_port(s: &TcpStream) -> Result<u16, String> {
+    s.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+/// Sends `data` (from a helper thread), half-closes, reads until EOF and
+/// checks the echo is byte-exact.
+pub fn echo_roundtrip(stream: TcpStream, data: &[u8]) -> TestResult {
+    let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+    let payload = data.to_vec();
+    let w = thread::spawn(move || -> io::Result<()> {
+        writer.write_all(&payload)?;
+        writer.shutdown(Shutdown::Write)
+    });
+    let mut got = Vec::with_capacity(data.len());
+    let mut reader = stream;
+    let r = reader.read_to_end(&mut got);
+    let wres = w.join().map_err(|_| "writer thread panicked".to_owned())?;
+    wres.map_err(|e| format!("sending {} bytes: {e}", data.len()))?;
+    r.map_err(|e| {
+        format!(
+            "reading the echo ({} of {} bytes so far): {e}",
+            got.len(),
+            data.len()
+        )
+    })?;
+    if got != data {
+        return Err(format!(
+            "echo differs: sent {} bytes (sha256 {}), got {} bytes (sha256 {})",
+            data.len(),
+            sha256_hex(data),
+            got.len(),
+            sha256_hex(&got)
+        ));
+    }
+    Ok(())
+}
+
+/// A port on 127.0.0.1 with nothing listening (bound by the kernel, then released).
+pub fn closed_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let port = l.local_addr().map_err(|e| e.to_string())?.port();
+    drop(l);
+    Ok(port)
+}
+
+/// Waits up to `timeout` for a connection on `listener`.
+pub fn accept_timeout(listener: &TcpListener, timeout: Duration) -> Result<TcpStream, String> {
+    wait_readable(listener.as_raw_fd(), timeout).map_err(|e| format!("no connection came: {e}"))?;
+    let (s, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+    s.set_read_timeout(Some(secs(20)))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(secs(20)))
+        .map_err(|e| e.to_string())?;
+    Ok(s)
+}
+
+/// poll() for POLLIN on `fd`.
+pub fn wait_readable(fd: i32, timeout: Duration) -> TestResult {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: `pfd` is a valid pollfd that lives across the call; nfds is 1.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    match n {
+        1.. => Ok(()),
+        0 => Err(format!(
+            "nothing readable within {:.1}s",
+            timeout.as_secs_f64()
+        )),
+        _ => Err(format!("poll: {}", io::Error::last_os_error())),
+    }
+}
+
+/// Makes `close()` on this socket send an RST (SO_LINGER {1, 0}).
+pub fn set_linger_zero(s: &TcpStream) -> TestResult {
+    let lg = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: valid socket fd; the option value points to a live `linger`
+    // and its exact size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&lg as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "setsockopt SO_LINGER: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// A listening socket on 127.0.0.1 made with `listen(fd, 0)` whose accept
+/// queue has been filled with connections that are never accepted, so a
+/// further connect gets no SYN-ACK and hangs in SYN_SENT.
+pub struct FullListener {
+    /// Its port.
+    pub port: u16,
+    /// How many connections completed before one stayed pending.
+    pub queued: usize,
+    _listener: OwnedFd,
+    _fillers: Vec<TcpStream>,
+}
+
+/// Builds a [`FullListener`].
+pub fn full_listener() -> Result<FullListener, String> {
+    let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
+    // SAFETY: plain socket() call; the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(err("socket"));
+    }
+    // SAFETY: `fd` is a fresh socket that nothing else owns.
+    let listener = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr_in and `len` its size.
+    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } != 0 {
+        return Err(err("bind"));
+    }
+    // SAFETY: `fd` is a bound stream socket.
+    if unsafe { libc::listen(fd, 0) } != 0 {
+        return Err(err("listen"));
+    }
+    // SAFETY: `addr`/`len` are valid out-parameters of the right size.
+    if unsafe { libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_in).cast(), &mut len) } != 0
+    {
+        return Err(err("getsockname"));
+    }
+    let port = u16::from_be(addr.sin_port);
+    let target = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut fillers = Vec::new();
+    // On loopback a handshake completes in well under a millisecond, so a
+    // connect still pending after 300 ms got no SYN-ACK: the queue is full.
+    for _ in 0..64 {
+        match TcpStream::connect_timeout(&target, Duration::from_millis(300)) {
+            Ok(s) => fillers.push(s),
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+                return Ok(FullListener {
+                    port,
+                    queued: fillers.len(),
+                    _listener: listener,
+                    _fillers: fillers,
+                });
+            }
+            Err(e) => return Err(format!("filler connect {}: {e}", fillers.len() + 1)),
+        }
+    }
+    Err("listen(fd, 0): 64 connections completed and none stayed pending".to_owned())
+}
+
+// ---------------------------------------------------------------------------
+// Test data
+// ---------------------------------------------------------------------------
+
+/// Deterministic pseudo-random bytes (xorshift64), with NUL bytes guaranteed.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    if len > 0 {
+        out[0] = 0;
+        out[len / 2] = 0;
+    }
+    out
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256 as lowercase hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// A file of random bytes shared by all scenarios of this run.
+pub struct DataFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its sha256.
+    pub sha256: String,
+}
+
+/// The run's data file of `len` bytes (made on first use).
+pub fn data_file(len: usize) -> Result<Arc<DataFile>, String> {
+    static FILES: OnceLock<Mutex<HashMap<usize, Arc<DataFile>>>> = OnceLock::new();
+    let files = FILES.get_or_init(|| Mutex::new(HashMap::new()));
+    // Held while generating, so each size is made once.
+    let mut map = files.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(f) = map.get(&len) {
+        return Ok(f.clone());
+    }
+    let data = random_bytes(len, len as u64 + 1);
+    let path = run_dir()?.join(format!("data-{len}.bin"));
+    fs::write(&path, &data).map_err(|e| format!("write {}: {e}", path.display()))?;
+    let f = Arc::new(DataFile {
+        path,
+        sha256: sha256_hex(&data),
+    });
+    map.insert(len, f.clone());
+    Ok(f)
+}
+
+/// This run's scratch directory (under cargo's target tmp dir).
+pub fn run_dir() -> Result<PathBuf, String> {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        remove_stale_run_dirs(base);
+        base.join(format!("suite-{}", std::process::id()))
+    });
+    fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    Ok(dir.clone())
+}
+
+/// Removes `suite-PID` directories left by runs that were interrupted
+/// (their PID no longer exists).
+fn remove_stale_run_dirs(base: &Path) {
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("suite-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// A fresh empty directory inside the run's scratch directory.
+pub fn fresh_dir(tag: &str) -> Result<PathBuf, String> {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = run_dir()?.join(format!("{tag}-{}", N.fetch_add(1, Ordering::Relaxed)));
+    fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Removes the run's scratch directory.
+pub fn remove_run_dir() {
+    if let Ok(dir) = run_dir() {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
+/// Is `prog` an executable on PATH?
+pub fn on_path(prog: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|d| d.join(prog).is_file()))
+        .unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------
+// /proc
+// ---------------------------------------------------------------------------
+
+/// Children of `pid` with their state letter (`Z` for zombies).
+pub fn children_of(pid: i32) -> Vec<(i32, char)> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let Some(child) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ... ; comm may contain spaces and parentheses.
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let mut fields = stat[close + 1..].split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = fields
+            .next()
+            .and_then(|s| s.parse::<i32>().ok())
+            .unwrap_or(-1);
+        if ppid == pid {
+            out.push((child, state));
+        }
+    }
+    out
+}
+
+/// Number of open file descriptors of `pid`.
+pub fn fd_count(pid: i32) -> Result<usize, String> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .map_err(|e| format!("read /proc/{pid}/fd: {e}"))
+}
+
+/// TCP states (the `st` column of /proc/net/tcp, e.g. 0x06 = TIME_WAIT) of
+/// sockets whose local port is `port`.
+pub fn tcp_states_on_port(port: u16) -> Vec<u8> {
+    let Ok(text) = fs::read_to_string("/proc/net/tcp") else {
+        return Vec::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let local = f.nth(1)?;
+            let st = f.nth(1)?;
+            let lport = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+            (lport == port)
+                .then(|| u8::from_str_radix(st, 16).ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// Polls `cond` every 10 ms until it holds or `timeout` passes.
+pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `f` on every case and collects all failures into one message.
+pub fn all_cases<T: std::fmt::Debug>(
+    cases: &[T],
+    mut f: impl FnMut(&T) -> TestResult,
+) -> TestResult {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| f(c).err().map(|e| format!("case {c:?}:\n{e}")))
+        .collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n"))
+    }
+}

@@ -1,0 +1,392 @@
+//! `http_get HOST PORT PATH`: byte-exact responses of any size, the exact
+//! request, name resolution, error paths, argument checks.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::thread::{self, JoinHandle};
+
+use crate::common::*;
+
+pub const SCENARIOS: &[Scenario] = &[
+    ("http_get::file_0b_byte_exact", |i| get_file(i, 0)),
+    ("http_get::file_4095b_byte_exact", |i| get_file(i, 4095)),
+    ("http_get::file_4096b_byte_exact", |i| get_file(i, 4096)),
+    ("http_get::file_4097b_byte_exact", |i| get_file(i, 4097)),
+    ("http_get::file_5mib_with_nuls_byte_exact", |i| {
+        get_file(i, 5 * 1024 * 1024)
+    }),
+    ("http_get::missing_path_404_exit_0", missing_path_404),
+    (
+        "http_get::exact_request_and_raw_response",
+        exact_request_and_response,
+    ),
+    ("http_get::host_localhost_resolves", host_localhost),
+    ("http_get::refused", refused),
+    (
+        "http_get::unresolvable_name_getaddrinfo_error",
+        unresolvable,
+    ),
+    (
+        "http_get::server_closes_without_response_exit_1",
+        closes_without_response,
+    ),
+    ("http_get::bad_args_missing", |i| {
+        usage_cases(i, &[&[], &["127.0.0.1"], &["127.0.0.1", "{P}"]])
+    }),
+    ("http_get::bad_args_port", |i| {
+        usage_cases(
+            i,
+            &[
+                &["127.0.0.1", "abc", "/"],
+                &["127.0.0.1", "0", "/"],
+                &["127.0.0.1", "65536", "/"],
+            ],
+        )
+    }),
+    ("http_get::bad_args_too_many", |i| {
+        usage_cases(i, &[&["127.0.0.1", "{P}", "/", "extra"]])
+    }),
+    // docs/deviations.md #31a: a space or CR LF would break or smuggle into the request.
+    ("http_get::bad_args_host_or_path_not_visible_ascii", |i| {
+        usage_cases(
+            i,
+            &[
+                &["127.0.0.1", "{P}", "/a b"],
+                &["127.0.0.1", "{P}", "/a\r\nX-Injected: 1"],
+                &["127.0.0.1", "{P}", ""],
+                &["bad host", "{P}", "/"],
+                &["", "{P}", "/"],
+            ],
+        )
+    }),
+];
+
+/// A static file server: Python's SimpleHTTPRequestHandler on a
+/// kernel-picked port of 127.0.0.1, printing the port when ready. Its
+/// server_bind skips getfqdn() so it makes no name lookups.
+const PY_SERVER: &str = r#"
+import functools, http.server, socketserver, sys
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+srv = Server(("127.0.0.1", 0), functools.partial(Handler, directory=sys.argv[1]))
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// Starts the Python file server on `dir` and returns it with its port.
+fn file_server(dir: &std::path::Path) -> Result<(Proc, u16), String> {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(PY_SERVER).arg(dir);
+    let p = Proc::spawn("python3 http.server", cmd, Input::Null, Capture::Keep)?;
+    let line = p
+        .stdout
+        .wait_line(READY, "port line", |l| {
+            !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())
+        })
+        .map_err(|e| {
+            format!(
+                "python file server: {e}\nstderr:\n{}",
+                indent(&p.stderr.text())
+            )
+        })?;
+    let port = line
+        .parse()
+        .map_err(|_| format!("bad port line '{line}'"))?;
+    Ok((p, port))
+}
+
+/// The response inside `HTTP Response:\n` ... `\n`, split into the head
+/// (status line and headers) and the body.
+fn split_output(out: &Outcome) -> Result<(String, Vec<u8>), String> {
+    let raw = out.stdout.bytes();
+    let inner = raw
+        .strip_prefix(b"HTTP Response:\n".as_slice())
+        .and_then(|r| r.strip_suffix(b"\n".as_slice()))
+        .ok_or_else(|| out.fail("stdout is not 'HTTP Response:\\n' + response + '\\n'"))?;
+    let sep = inner
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| out.fail("no end of headers (CRLF CRLF) in the response"))?;
+    let head = String::from_utf8_lossy(&inner[..sep]).into_owned();
+    Ok((head, inner[sep + 4..].to_vec()))
+}
+
+fn get_file(imp: &Impl, len: usize) -> TestResult {
+    let file = data_file(len)?;
+    let expected =
+        fs::read(&file.path).map_err(|e| format!("read {}: {e}", file.path.display()))?;
+    let dir = file.path.parent().ok_or("data file has no directory")?;
+    let name = file
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("bad data file name")?;
+    let (_server, port) = file_server(dir)?;
+    let p = port.to_string();
+    let out = run(
+        imp,
+        "http_get",
+        &["127.0.0.1", &p, &format!("/{name}")],
+        Input::Null,
+        secs(30),
+    )?;
+    out.expect_code(0)?;
+    out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))?;
+    let (head, body) = split_output(&out)?;
+    let status = head.lines().next().unwrap_or("");
+    if !status.starts_with("HTTP/1.0 200 ") {
+        return Err(out.fail(&format!("status line '{status}', expected 200")));
+    }
+    let length = format!("content-length: {len}");
+    if !head.lines().any(|l| l.eq_ignore_ascii_case(&length)) {
+        return Err(out.fail(&format!("no 'Content-Length: {len}' header in:\n{head}")));
+    }
+    if body != expected {
+        return Err(format!(
+            "body differs: expected {len} bytes (sha256 {}), got {} bytes (sha256 {})",
+            file.sha256,
+            body.len(),
+            sha256_hex(&body)
+        ));
+    }
+    Ok(())
+}
+
+fn missing_path_404(imp: &Impl) -> TestResult {
+    let dir = fresh_dir("www")?;
+    let (_server, port) = file_server(&dir)?;
+    let p = port.to_string();
+    let out = run(
+        imp,
+        "http_get",
+        &["127.0.0.1", &p, "/no/such/file.txt"],
+        Input::Null,
+        secs(30),
+    )?;
+    out.expect_code(0)?;
+    let (head, _body) = split_output(&out)?;
+    if !head.starts_with("HTTP/1.0 404 ") {
+        return Err(out.fail("expected a 404 status line"));
+    }
+    Ok(())
+}
+
+/// A one-shot HTTP peer in a thread: accepts one connection, reads the
+/// request head, sends `response` (in three writes) or nothing, closes, and
+/// hands back the request bytes.
+struct Responder {
+    port: u16,
+    handle: JoinHandle<Result<Vec<u8>, String>>,
+}
+
+impl Responder {
+    fn start(response: Option<Vec<u8>>) -> Result<Responder, String> {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+        Responder::on(listener, response)
+    }
+
+    fn on(listener: TcpListener, response: Option<Vec<u8>>) -> Result<Responder, String> {
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let handle = thread::spawn(move || {
+            let mut s = accept_timeout(&listener, secs(20))?;
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                    Err(e) => return Err(format!("responder: reading the request: {e}")),
+                }
+            }
+            if let Some(resp) = response {
+                for chunk in resp.chunks(resp.len() / 3 + 1) {
+                    s.write_all(chunk)
+                        .map_err(|e| format!("responder: send: {e}"))?;
+                }
+            }
+            let _ = s.shutdown(Shutdown::Write);
+            Ok(req)
+        });
+        Ok(Responder { port, handle })
+    }
+
+    fn request(self) -> Result<Vec<u8>, String> {
+        self.handle
+            .join()
+            .map_err(|_| "responder thread panicked".to_owned())?
+    }
+}
+
+/// A response with NUL bytes, bare LFs and no Content-Length: it ends
+/// when the connection closes.
+fn odd_response() -> Vec<u8> {
+    let mut r =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nX-Note: no length\r\n\r\n"
+            .to_vec();
+    r.extend_from_slice(b"\0\0binary\0body\nwith\r\nline ends\0");
+    r.extend(random_bytes(10_000, 42));
+    r.extend_from_slice(b"\0end");
+    r
+}
+
+fn expect_request(req: &[u8], path: &str, host: &str) -> TestResult {
+    let want = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    if req != want.as_bytes() {
+        return Err(format!(
+            "request differs\n  expected: {:?}\n  got:      {:?}",
+            want,
+            String::from_utf8_lossy(req)
+        ));
+    }
+    Ok(())
+}
+
+fn expect_exact_stdout(out: &Outcome, response: &[u8]) -> TestResult {
+    let mut want = b"HTTP Response:\n".to_vec();
+    want.extend_from_slice(response);
+    want.push(b'\n');
+    if out.stdout.bytes() != want {
+        return Err(out.fail(&format!(
+            "stdout is not 'HTTP Response:\\n' + the {} response bytes + '\\n'",
+            response.len()
+        )));
+    }
+    Ok(())
+}
+
+fn exact_request_and_response(imp: &Impl) -> TestResult {
+    let response = odd_response();
+    let responder = Responder::start(Some(response.clone()))?;
+    let port = responder.port;
+    let p = port.to_string();
+    let out = run(
+        imp,
+        "http_get",
+        &["127.0.0.1", &p, "/some/path?x=1&y=%20"],
+        Input::Null,
+        secs(20),
+    )?;
+    let req = responder.request()?;
+    out.expect_code(0)?;
+    out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))?;
+    expect_request(&req, "/some/path?x=1&y=%20", &format!("127.0.0.1:{port}"))?;
+    expect_exact_stdout(&out, &response)
+}
+
+fn host_localhost(imp: &Impl) -> TestResult {
+    let response = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nhi\n".to_vec();
+    let responder = Responder::start(Some(response.clone()))?;
+    let port = responder.port;
+    let p = port.to_string();
+    let out = run(
+        imp,
+        "http_get",
+        &["localhost", &p, "/"],
+        Input::Null,
+        secs(20),
+    )?;
+    let req = responder.request()?;
+    out.expect_code(0)?;
+    out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))?;
+    expect_request(&req, "/", &format!("localhost:{port}"))?;
+    expect_exact_stdout(&out, &response)
+}
+
+fn refused(imp: &Impl) -> TestResult {
+    let port = closed_port()?.to_string();
+    let out = run(
+        imp,
+        "http_get",
+        &["127.0.0.1", &port, "/"],
+        Input::Null,
+        secs(10),
+    )?;
+    out.expect_only_line(1, "connect: Connection refused")
+}
+
+/// Can we run a program in a fresh network namespace (no interfaces up)?
+fn have_unshare_net() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        on_path("unshare")
+            && Command::new("unshare")
+                .args(["-n", "true"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+    })
+}
+
+fn unresolvable(imp: &Impl) -> TestResult {
+    // glibc rejects an empty label before building a query: this name sends
+    // no DNS packet (checked with strace -f -e trace=network). Where possible
+    // the program also runs without a network, so nothing could leave anyway.
+    const NAME: &str = "bad..name";
+    let bin = imp.bin("http_get")?;
+    let mut cmd = if have_unshare_net() {
+        let mut c = Command::new("unshare");
+        c.arg("-n").arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.args([NAME, "80", "/"]);
+    let out = Proc::spawn("http_get", cmd, Input::Null, Capture::Keep)?.finish(secs(20))?;
+    out.expect_code(1)?;
+    let lines = out.stderr_lines();
+    if lines.len() != 1 || !lines[0].starts_with("getaddrinfo: ") {
+        return Err(out.fail("expected exactly one stderr line, starting 'getaddrinfo: '"));
+    }
+    Ok(())
+}
+
+fn closes_without_response(imp: &Impl) -> TestResult {
+    let responder = Responder::start(None)?;
+    let port = responder.port;
+    let p = port.to_string();
+    let out = run(
+        imp,
+        "http_get",
+        &["127.0.0.1", &p, "/"],
+        Input::Null,
+        secs(20),
+    )?;
+    responder.request()?;
+    out.expect_code(1)?;
+    let connected = format!("Connected to 127.0.0.1:{port}");
+    let others: Vec<String> = out
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| *l != connected)
+        .collect();
+    if others.len() != 1 {
+        return Err(out.fail("expected exactly one error line on stderr (besides 'Connected to')"));
+    }
+    Ok(())
+}
+
+/// Each case runs with `{P}` replaced by a port nobody listens on.
+fn usage_cases(imp: &Impl, cases: &[&[&str]]) -> TestResult {
+    let port = closed_port()?.to_string();
+    all_cases(cases, |args| {
+        let args: Vec<&str> = args
+            .iter()
+            .map(|a| if *a == "{P}" { port.as_str() } else { a })
+            .collect();
+        run(imp, "http_get", &args, Input::Null, secs(10))?.expect_usage()
+    })
+}

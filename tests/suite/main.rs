@@ -1,0 +1,341 @@
+//! Black-box test suite for the chapter's three programs, run against
+//! `build/c` and/or `build/rust` (`IMPL=c|rust|both`, default both).
+//!
+//! A small custom harness (`harness = false`): scenarios run on a pool of
+//! `SUITE_THREADS` worker threads (default 6), each under a deadline
+//! (`SUITE_DEADLINE_SECS`, default 60) after which every process it spawned
+//! is killed. Positional arguments filter scenarios by substring (`--skip S`
+//! and `--exact` work as with libtest, other libtest flags are ignored);
+//! `--list` lists them; `--compare` runs both implementations and prints
+//! one table (see report.rs).
+//!
+//!     cargo test --release --test suite                      # both
+//!     IMPL=c cargo test --release --test suite -- echo_64mib # one build, a filter
+//!     cargo test --release --test suite -- --compare         # the lecture table
+//!
+//! Needs `python3` (static file server for http_get), `socat` (a second,
+//! independent echo peer) and, for the unresolvable-name scenario,
+//! preferably `unshare` (runs it without network).
+
+mod common;
+mod echo_server;
+mod http_get;
+mod report;
+mod tcp_client;
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Impl, Registry, Scenario};
+use report::{Row, Run};
+
+const PROGRAMS: &[&str] = &["echo_server", "tcp_client", "http_get"];
+
+/// Scenarios that take seconds by design start first, so the pool's tail
+/// is short scenarios.
+const SLOW_FIRST: &[&str] = &[
+    "idle_7s",
+    "connect_timeout_blocking",
+    "64mib",
+    "sequential_200",
+    "concurrent_32",
+    "5mib",
+    "restart_on_port",
+];
+
+fn all_scenarios() -> Vec<Scenario> {
+    [
+        echo_server::SCENARIOS,
+        tcp_client::SCENARIOS,
+        http_get::SCENARIOS,
+    ]
+    .concat()
+}
+
+#[derive(Default)]
+struct Options {
+    compare: bool,
+    list: bool,
+    exact: bool,
+    filters: Vec<String>,
+    skip: Vec<String>,
+}
+
+impl Options {
+    fn from_args() -> Options {
+        let mut o = Options::default();
+        let mut args = std::env::args().skip(1);
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--compare" => o.compare = true,
+                "--list" => o.list = true,
+                "--exact" => o.exact = true,
+                "--skip" => o.skip.extend(args.next()),
+                // libtest flags that take a separate value: drop the value too.
+                "--test-threads" | "--color" | "--format" | "--logfile" | "--shuffle-seed"
+                | "-Z" => {
+                    args.next();
+                }
+                _ if a.starts_with("--skip=") => o.skip.push(a["--skip=".len()..].to_owned()),
+                // Anything else cargo or libtest users pass (--nocapture, -q, ...).
+                _ if a.starts_with('-') => {}
+                _ => o.filters.push(a),
+            }
+        }
+        o
+    }
+
+    fn selects(&self, name: &str) -> bool {
+        let hit = |f: &String| {
+            if self.exact {
+                name == f
+            } else {
+                name.contains(f.as_str())
+            }
+        };
+        (self.filters.is_empty() || self.filters.iter().any(hit))
+            && !self.skip.iter().any(|s| name.contains(s.as_str()))
+    }
+}
+
+thread_local! {
+    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Panics are reported as scenario failures, not printed by the default hook.
+fn install_panic_hook() {
+    panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(non-string panic payload)".to_owned());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        PANIC_MESSAGE.with(|p| *p.borrow_mut() = Some(format!("panicked{place}: {msg}")));
+    }));
+}
+
+/// Runs one scenario against one implementation in its own thread, under
+/// `deadline`; on overrun every process group it spawned is killed.
+fn run_job(scenario: Scenario, imp: Impl, deadline: Duration) -> Run {
+    let (name, f) = scenario;
+    let started = Instant::now();
+    let registry: Registry = Arc::default();
+    let (tx, rx) = mpsc::channel();
+    let reg = registry.clone();
+    let spawned = thread::Builder::new()
+        .name(format!("{name} [{}]", imp.name))
+        .spawn(move || {
+            common::set_registry(reg);
+            let result = match panic::catch_unwind(AssertUnwindSafe(|| f(&imp))) {
+                Ok(r) => r,
+                Err(_) => Err(PANIC_MESSAGE
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| "panicked".to_owned())),
+            };
+            let _ = tx.send(result);
+        });
+    let result = match spawned {
+        Err(e) => Err(format!("cannot start the scenario thread: {e}")),
+        Ok(_) => match rx.recv_timeout(deadline) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => {
+                for pgid in registry.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                    common::kill_group(pgid);
+                }
+                Err(format!(
+                    "did not finish within the {}s deadline; its processes were killed",
+                    deadline.as_secs()
+                ))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                Err("scenario thread ended without a result".to_owned())
+            }
+        },
+    };
+    Run {
+        passed: result.is_ok(),
+        elapsed: started.elapsed(),
+        message: result.err().unwrap_or_default(),
+    }
+}
+
+fn env_number(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+fn indented(msg: &str) -> String {
+    msg.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+fn main() -> ExitCode {
+    let opts = Options::from_args();
+    let all = all_scenarios();
+    let selected: Vec<Scenario> = all
+        .iter()
+        .copied()
+        .filter(|(n, _)| opts.selects(n))
+        .collect();
+
+    if opts.list {
+        for (name, _) in &selected {
+            println!("{name}: test");
+        }
+        println!("\n{} tests, 0 benchmarks", selected.len());
+        return ExitCode::SUCCESS;
+    }
+
+    let impls: Vec<Impl> = if opts.compare {
+        vec![Impl::new("c"), Impl::new("rust")]
+    } else {
+        match std::env::var("IMPL").as_deref().unwrap_or("both") {
+            "c" => vec![Impl::new("c")],
+            "rust" => vec![Impl::new("rust")],
+            "both" | "" => vec![Impl::new("c"), Impl::new("rust")],
+            other => {
+                eprintln!("IMPL must be c, rust or both, not '{other}'");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    for imp in &impls {
+        let missing: Vec<&str> = PROGRAMS
+            .iter()
+            .copied()
+            .filter(|p| imp.bin(p).is_err())
+            .collect();
+        if !missing.is_empty() {
+            eprintln!(
+                "warning: {} lacks {}: run make first (those scenarios will fail)",
+                imp.dir.display(),
+                missing.join(", ")
+            );
+        }
+    }
+
+    let mut order = selected.clone();
+    order.sort_by_key(|(name, _)| !SLOW_FIRST.iter().any(|s| name.contains(s)));
+    let jobs: VecDeque<(usize, Scenario, Impl)> = order
+        .iter()
+        .flat_map(|&s| impls.iter().map(move |imp| (s, imp.clone())))
+        .enumerate()
+        .map(|(i, (s, imp))| (i, s, imp))
+        .collect();
+    let total = jobs.len();
+    let filtered_out = (all.len() - selected.len()) * impls.len();
+    let threads = env_number("SUITE_THREADS", 6) as usize;
+    let deadline = Duration::from_secs(env_number("SUITE_DEADLINE_SECS", 60));
+
+    install_panic_hook();
+    let started = Instant::now();
+    if opts.compare {
+        println!(
+            "running {} scenarios against C and Rust ({threads} threads)...",
+            selected.len()
+        );
+    } else {
+        println!("\nrunning {total} tests");
+    }
+
+    let queue = Arc::new(Mutex::new(jobs));
+    let (done_tx, done_rx) = mpsc::channel();
+    for _ in 0..threads.max(1) {
+        let queue = queue.clone();
+        let done_tx = done_tx.clone();
+        thread::spawn(move || {
+            loop {
+                let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                let Some((i, scenario, imp)) = job else { break };
+                let run = run_job(scenario, imp.clone(), deadline);
+                if done_tx.send((i, scenario.0, imp.name, run)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(done_tx);
+
+    let mut results = Vec::with_capacity(total);
+    for (i, name, imp, run) in done_rx {
+        if !opts.compare {
+            let verdict = if run.passed { "ok" } else { "FAILED" };
+            println!(
+                "test {name} [{imp}] ... {verdict} ({:.2}s)",
+                run.elapsed.as_secs_f64()
+            );
+            if !run.passed {
+                print!("{}", indented(&run.message));
+            }
+        }
+        results.push((i, name, imp, run));
+    }
+    results.sort_by_key(|r| r.0);
+    common::remove_run_dir();
+    let elapsed = started.elapsed().as_secs_f64();
+    let passed = results.iter().filter(|r| r.3.passed).count();
+    let failed = results.len() - passed;
+
+    if opts.compare {
+        let mut rows: Vec<Row> = selected
+            .iter()
+            .map(|(name, _)| Row {
+                scenario: name,
+                c: None,
+                rust: None,
+            })
+            .collect();
+        for (_, name, imp, run) in &results {
+            if let Some(row) = rows.iter_mut().find(|r| r.scenario == *name) {
+                match *imp {
+                    "c" => row.c = Some(run.clone()),
+                    _ => row.rust = Some(run.clone()),
+                }
+            }
+        }
+        for (_, name, imp, run) in results.iter().filter(|r| !r.3.passed) {
+            println!("--- {name} [{imp}] failed:\n{}", indented(&run.message));
+        }
+        println!();
+        print!("{}", report::render(&rows, std::io::stdout().is_terminal()));
+        println!("finished in {elapsed:.2}s");
+        println!("{}", report::summary(&rows));
+        let bad = rows.iter().any(|r| r.any_failed() || r.differs());
+        return if bad {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+
+    if failed > 0 {
+        println!("\nfailures:");
+        for (_, name, imp, _) in results.iter().filter(|r| !r.3.passed) {
+            println!("    {name} [{imp}]");
+        }
+    }
+    println!(
+        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {elapsed:.2}s",
+        if failed > 0 { "FAILED" } else { "ok" }
+    );
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
