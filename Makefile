@@ -18,7 +18,7 @@ C_HDR     := $(wildcard c_reference/*.h)
 C_BINS    := $(addprefix build/c/,$(PROGRAMS))
 RUST_BINS := $(addprefix build/rust/,$(PROGRAMS))
 
-.PHONY: all c rust test test-c test-rust test-unit lint compare clean deps
+.PHONY: all c rust c-asan test test-c test-rust test-asan test-unit lint compare clean deps
 
 all: c rust
 
@@ -27,14 +27,21 @@ c: $(C_BINS)
 build/c/%: c_reference/%.c $(C_LIB_SRC) $(C_HDR) | build/c
 	$(CC) $(CFLAGS) $(C_DEFS) -o $@ $< $(C_LIB_SRC)
 
-build/c build/rust:
+build/c build/rust build/c-asan:
 	mkdir -p $@
+
+# The same C under AddressSanitizer and UndefinedBehaviorSanitizer: any report aborts.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+c-asan: $(addprefix build/c-asan/,$(PROGRAMS))
+
+build/c-asan/%: c_reference/%.c $(C_LIB_SRC) $(C_HDR) | build/c-asan
+	$(CC) $(CFLAGS) -O1 $(ASAN_FLAGS) $(C_DEFS) -o $@ $< $(C_LIB_SRC)
 
 rust: | build/rust
 	$(CARGO) build --release --bins
 	cp $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
-test: all deps test-unit lint
+test: all deps test-unit lint test-asan
 	IMPL=both $(CARGO) test --release --test suite
 
 test-c: c rust deps
@@ -42,6 +49,17 @@ test-c: c rust deps
 
 test-rust: rust deps
 	IMPL=rust $(CARGO) test --release --test suite
+
+# The whole suite against the sanitized C. Reports go to files (a forked server child's stderr
+# is not checked by the suite), and any report file fails the target.
+ASAN_LOGS := $(CURDIR)/build/asan-logs
+test-asan: c-asan deps
+	rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS)
+	ASAN_OPTIONS=log_path=$(ASAN_LOGS)/asan:exitcode=99 \
+	UBSAN_OPTIONS=log_path=$(ASAN_LOGS)/ubsan:halt_on_error=1:print_stacktrace=1 \
+	  IMPL=c-asan $(CARGO) test --release --test suite
+	@if [ -n "$$(ls -A $(ASAN_LOGS))" ]; then echo "sanitizer reports:"; cat $(ASAN_LOGS)/*; exit 1; fi
+	@echo "sanitizers: no reports"
 
 test-unit:
 	$(CARGO) test --release --lib --bins

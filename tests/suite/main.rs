@@ -206,9 +206,11 @@ fn main() -> ExitCode {
         match std::env::var("IMPL").as_deref().unwrap_or("both") {
             "c" => vec![Impl::new("c")],
             "rust" => vec![Impl::new("rust")],
+            // The C built with -fsanitize=address,undefined (make test-asan).
+            "c-asan" => vec![Impl::new("c-asan")],
             "both" | "" => vec![Impl::new("c"), Impl::new("rust")],
             other => {
-                eprintln!("IMPL must be c, rust or both, not '{other}'");
+                eprintln!("IMPL must be c, rust, both or c-asan, not '{other}'");
                 return ExitCode::from(2);
             }
         }
