@@ -3,6 +3,7 @@
 //! and the server to stdout until the server closes. Exit: 0 when the server closed, 1 if a
 //! call fails, 2 on bad arguments. Twin of `c_reference/tcp_client.c`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use tcp_chapter::client::{tcp_client_connect, tcp_client_relay, tcp_connect_nonblocking};
@@ -47,7 +48,9 @@ fn main() -> ExitCode {
         // SAFETY: `addr` is a NUL-terminated string that outlives the call.
         let fd = unsafe { tcp_connect_nonblocking(addr.as_ptr(), port, timeout_ms) };
         if fd >= 0 {
-            eprintln!("Connected to {}:{}", addr.to_string_lossy(), port);
+            // One write(2) for the whole line, as fprintf to stderr does in the C.
+            let line = format!("Connected to {}:{}\n", addr.to_string_lossy(), port);
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
         fd
     } else {
