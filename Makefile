@@ -1,6 +1,7 @@
 # tcp-chapter: the chapter's C (c_reference/) and its Rust port (src/), built side by side.
 #   make            build both into build/c/ and build/rust/
-#   make test       everything: both implementations, unit tests, fmt, clippy
+#   make deps       install what the suite and the demo use (socat, tmux, ss, strace)
+#   make test       everything: both implementations, sanitized C, unit tests, fmt, clippy, docs
 #   make compare    the shared suite against both, one table
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -39,9 +40,9 @@ build/c-asan/%: c_reference/%.c $(C_LIB_SRC) $(C_HDR) | build/c-asan
 
 rust: | build/rust
 	$(CARGO) build --release --bins
-	cp $(addprefix target/release/,$(PROGRAMS)) build/rust/
+	cp --remove-destination $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
-test: all deps test-unit lint test-asan
+test: all deps test-unit lint test-asan docs-check
 	IMPL=both $(CARGO) test --release --test suite
 
 test-c: c rust deps
@@ -71,10 +72,11 @@ lint:
 compare: all deps
 	$(CARGO) test --release --test suite -- --compare
 
-# Real peers the suite talks to; installed only when missing (Debian, as root or via sudo).
+# Real peers the suite talks to, and the demo's tools (tmux, ss, strace); installed only when
+# missing (Debian, as root or via sudo).
 deps:
 	@missing=""; \
-	for p in socat:socat python3:python3; do \
+	for p in socat:socat python3:python3 ss:iproute2 tmux:tmux strace:strace; do \
 	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \

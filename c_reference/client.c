@@ -42,6 +42,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
         perror("socket");
         return -1;
     }
+    TRACE("[connect step 1] socket() -> fd %d", sock_fd);
 
     /* Step 2: the server's address; inet_pton() parses dotted-quad text only. */
     memset(&server, 0, sizeof(server));
@@ -57,6 +58,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
         close(sock_fd);
         return -1;
     }
+    TRACE("[connect step 2] sockaddr_in {AF_INET, %s, htons(%u)}", server_addr, server_port);
 
     /* Step 3: timeouts. SO_SNDTIMEO also bounds a blocking connect(), so the call below
      * cannot hang for the kernel's ~2 min of SYN retries. */
@@ -71,6 +73,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
         close(sock_fd);
         return -1;
     }
+    TRACE("[connect step 3] setsockopt(SO_SNDTIMEO, SO_RCVTIMEO: 5 s) -> 0");
 
     /* Step 4: connect() - the three-way handshake. */
     if (connect(sock_fd, (struct sockaddr *)&server, sizeof(server)) < 0) {
@@ -80,6 +83,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
         close(sock_fd);
         return -1;
     }
+    TRACE("[connect step 4] connect %s:%u -> 0", server_addr, server_port);
 
     /* fix: stderr, so that stdout carries only the data */
     fprintf(stderr, "Connected to %s:%u\n", server_addr, server_port);
@@ -101,6 +105,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
         perror("socket");
         return -1;
     }
+    TRACE("[nonblocking step 1] socket(SOCK_NONBLOCK) -> fd %d", sock_fd);
 
     /* Step 2: the server's address. */
     memset(&server, 0, sizeof(server));
@@ -115,6 +120,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
         close(sock_fd);
         return -1;
     }
+    TRACE("[nonblocking step 2] sockaddr_in {AF_INET, %s, htons(%u)}", server_addr, server_port);
 
     /* Step 3: connect() returns at once, normally -1 with EINPROGRESS. */
     int ret = connect(sock_fd, (struct sockaddr *)&server, sizeof(server));
@@ -125,6 +131,9 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
         close(sock_fd);
         return -1;
     }
+    TRACE("[nonblocking step 3] connect %s:%u -> %d", server_addr, server_port, ret);
+    TRACE("[nonblocking step 4] %s",
+          ret == 0 ? "connected at once" : "EINPROGRESS: the handshake goes on, wait for it");
 
     if (ret == 0) {
         /* Connected at once. fix: the chapter returned here still non-blocking. */
@@ -132,6 +141,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
             close(sock_fd);
             return -1;
         }
+        TRACE("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
         return sock_fd;
     }
 
@@ -147,12 +157,15 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     fd_set write_fds;
     FD_ZERO(&write_fds);
     FD_SET(sock_fd, &write_fds);
+    TRACE("[nonblocking step 5] FD_SET(fd %d, &write_fds)", sock_fd);
 
     /* Step 6: the timeout, milliseconds -> seconds + microseconds. */
     struct timeval timeout = {
         .tv_sec = timeout_ms / 1000,
         .tv_usec = (timeout_ms % 1000) * 1000,
     };
+    TRACE("[nonblocking step 6] timeout %d ms -> {%ld s, %ld us}", timeout_ms,
+          (long)timeout.tv_sec, (long)timeout.tv_usec);
 
     /* Step 7: select() on writability only. On EINTR Linux leaves the set untouched and
      * the timeout holding the time left, so retrying keeps the deadline (fix: retried). */
@@ -170,6 +183,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
         close(sock_fd);
         return -1;
     }
+    TRACE("[nonblocking step 7] select() -> %d (writable)", ret);
 
     /* Step 8: writable also means "failed": SO_ERROR holds the handshake's result. */
     int error;
@@ -186,12 +200,14 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
         close(sock_fd);
         return -1;
     }
+    TRACE("[nonblocking step 8] getsockopt(SO_ERROR) -> 0, error 0");
 
     /* Step 9: back to blocking mode for ordinary send()/recv(). */
     if (clear_nonblocking(sock_fd) < 0) {
         close(sock_fd);
         return -1;
     }
+    TRACE("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
 
     return sock_fd;
 }

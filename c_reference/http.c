@@ -50,10 +50,12 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     /* Connect to the server. */
     if (resolve_ipv4(host, ip, sizeof(ip)) < 0)
         return -1;
+    TRACE("[http step 1] getaddrinfo(%s) -> %s", host, ip);
     sock_fd = tcp_client_connect(ip, port);
     if (sock_fd < 0) {
         return -1;
     }
+    TRACE("[http step 2] tcp_client_connect(%s, %u) -> fd %d", ip, port, sock_fd);
 
     /* Build the request. fix: Host carries ":port" when the port is not 80 (RFC 9110
      * 7.2), and a request that does not fit is refused instead of cut short. */
@@ -78,6 +80,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
         errno = EMSGSIZE;
         return -1;
     }
+    TRACE("[http step 3] request: GET %s, %d bytes", path, len);
 
     /* Send the request. fix: loop, as handle_client does; send() may write less. */
     size_t sent_total = 0;
@@ -93,6 +96,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
         }
         sent_total += (size_t)sent;
     }
+    TRACE("[http step 4] send() -> %zu bytes", sent_total);
 
     /* Receive until the server closes (Connection: close). fix: each chunk goes to stdout
      * as it arrives, with write(), so nothing is cut at 4 KiB or at a NUL byte. */
@@ -127,8 +131,10 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
         errno = ECONNRESET;
         return -1;
     }
+    TRACE("[http step 5] recv() until EOF -> %zd bytes", total);
 
     close(sock_fd);
+    TRACE("[http step 6] close(fd %d)", sock_fd);
     if (write_all(STDOUT_FILENO, "\n", 1) < 0) {
         perror("write");
         return -1;

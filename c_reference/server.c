@@ -45,6 +45,7 @@ int create_tcp_server(const char *addr, uint16_t port)
         perror("socket");
         return -1;
     }
+    TRACE("[step 1] socket() -> fd %d", server_fd);
 
     /* Step 2: SO_REUSEADDR - restart at once while old connections sit in TIME_WAIT. */
     int opt = 1;
@@ -53,6 +54,7 @@ int create_tcp_server(const char *addr, uint16_t port)
         close(server_fd);
         return -1;
     }
+    TRACE("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
     /* SO_REUSEPORT - several processes may bind this port; the kernel spreads new
      * connections between them. Optional, so a failure is reported and ignored. */
@@ -60,6 +62,8 @@ int create_tcp_server(const char *addr, uint16_t port)
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEPORT, &opt, sizeof(opt)) < 0) {
         perror("setsockopt SO_REUSEPORT");
         /* Non-critical, continue */
+    } else {
+        TRACE("[step 2] setsockopt(SO_REUSEPORT) -> 0");
     }
 #endif
 
@@ -81,6 +85,7 @@ int create_tcp_server(const char *addr, uint16_t port)
             return -1;
         }
     }
+    TRACE("[step 3] sockaddr_in {AF_INET, %s, htons(%u)}", addr ? addr : "INADDR_ANY", port);
 
     /* Step 4: bind() - register (address, port) -> this socket in the kernel. */
     if (bind(server_fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) < 0) {
@@ -88,6 +93,7 @@ int create_tcp_server(const char *addr, uint16_t port)
         close(server_fd);
         return -1;
     }
+    TRACE("[step 4] bind %s:%u -> 0", addr ? addr : "0.0.0.0", port);
 
     /* Step 5: listen() - passive socket; the kernel completes handshakes into a queue
      * of up to LISTEN_BACKLOG connections waiting for accept(). */
@@ -96,6 +102,7 @@ int create_tcp_server(const char *addr, uint16_t port)
         close(server_fd);
         return -1;
     }
+    TRACE("[step 5] listen(backlog %d) -> 0", LISTEN_BACKLOG);
 
     /* fix: read the bound address back, so port 0 prints the port the kernel chose. */
     socklen_t addr_len = sizeof(server_addr);
@@ -116,6 +123,7 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
 {
     char buffer[BUFFER_SIZE];
     char addr_str[INET_ADDRSTRLEN];
+    int traced_echo = 0; /* TRACE: narrate the first round trip only, not every recv */
 
     inet_ntop(AF_INET, &client_addr->sin_addr, addr_str, sizeof(addr_str));
     printf("Client connected from %s:%u\n", addr_str, ntohs(client_addr->sin_port));
@@ -132,6 +140,7 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
         }
 
         if (n == 0) { /* the peer sent FIN */
+            TRACE("[step 8] recv() -> 0 (EOF: the peer sent FIN)");
             printf("Client %s:%u disconnected gracefully\n", addr_str,
                    ntohs(client_addr->sin_port));
             break;
@@ -150,11 +159,15 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
             }
             total_sent += sent;
         }
+        if (!traced_echo)
+            TRACE("[step 8] recv() -> %zd bytes, send() -> %zd bytes", n, total_sent);
+        traced_echo = 1;
     }
 
 done:
     /* Step 9: close() - sends FIN; the fd and, once both sides are done, the socket go. */
     close(client_fd);
+    TRACE("[step 9] close(fd %d)", client_fd);
     printf("Client %s:%u connection closed\n", addr_str, ntohs(client_addr->sin_port));
 }
 
@@ -174,6 +187,8 @@ void tcp_server_loop(int server_fd)
             perror("accept");
             break;
         }
+        TRACE("[step 6] accept() -> fd %d from %s:%u", client_fd, inet_ntoa(client_addr.sin_addr),
+              ntohs(client_addr.sin_port));
 
         /* fix: flush stdio before fork, or a line still in the buffer is written by both
          * processes (twice in the log when stdout is a pipe or a file). */
@@ -191,6 +206,7 @@ void tcp_server_loop(int server_fd)
             exit(0);
         } else {
             /* parent: the child owns client_fd now */
+            TRACE("[step 7] fork() -> child %d", (int)pid);
             close(client_fd);
         }
     }

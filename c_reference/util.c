@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Parses digits only (no sign, no spaces, no hex), refusing anything above max. */
@@ -76,4 +79,35 @@ void report_invalid_ipv4(const char *addr)
 {
     fprintf(stderr, "inet_pton: invalid IPv4 address '%s'\n", addr);
     errno = EINVAL;
+}
+
+int trace_on(void)
+{
+    static int on = -1; /* -1: TRACE not read yet */
+
+    if (on < 0) {
+        const char *v = getenv("TRACE");
+        on = v != NULL && strcmp(v, "1") == 0;
+    }
+    return on;
+}
+
+/* Formats one line and writes it with one write(2), so lines of concurrent processes stay
+ * whole; errno is kept, so a narrated step never changes what perror() reports next. */
+void trace_line(const char *fmt, ...)
+{
+    char line[512];
+    int saved_errno = errno;
+    va_list ap;
+
+    va_start(ap, fmt);
+    int len = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (len >= 0) {
+        if ((size_t)len > sizeof(line) - 2)
+            len = (int)sizeof(line) - 2;
+        line[len++] = '\n';
+        write_all(STDERR_FILENO, line, (size_t)len);
+    }
+    errno = saved_errno;
 }

@@ -23,4 +23,15 @@ int write_all(int fd, const void *buf, size_t len);
  * returns 0 for a malformed address WITHOUT setting errno, so perror() would say "Success". */
 void report_invalid_ipv4(const char *addr);
 
+/* TRACE=1 narration (not in the chapter): when the environment variable TRACE is "1", each
+ * chapter step prints one line on stderr, the same text as the Rust port. trace_on() reads
+ * getenv("TRACE") once; with TRACE unset a step costs one test of a cached flag. */
+int trace_on(void);
+void trace_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define TRACE(...)                                                                             \
+    do {                                                                                       \
+        if (trace_on())                                                                        \
+            trace_line(__VA_ARGS__);                                                           \
+    } while (0)
+
 #endif

@@ -8,7 +8,7 @@ use errno::{Errno, errno, set_errno};
 use libc::{c_char, c_int, sockaddr, sockaddr_in, socklen_t};
 
 use crate::server::BUFFER_SIZE;
-use crate::util::{inet_pton, report_invalid_ipv4, write_all};
+use crate::util::{c_text, inet_pton, report_invalid_ipv4, write_all};
 
 /// `sizeof(struct sockaddr_in)`, as the kernel wants it.
 const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
@@ -54,6 +54,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
         unsafe { libc::perror(c"socket".as_ptr()) };
         return -1;
     }
+    trace_step!("[connect step 1] socket() -> fd {}", sock_fd);
 
     // Step 2: the server's address; inet_pton() parses dotted-quad text only.
     // SAFETY: `sockaddr_in` is plain data; all-zero is the C's memset.
@@ -82,6 +83,12 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
         unsafe { libc::close(sock_fd) };
         return -1;
     }
+    trace_step!(
+        "[connect step 2] sockaddr_in {{AF_INET, {}, htons({})}}",
+        // SAFETY: `server_addr` is a valid C string (caller).
+        unsafe { c_text(server_addr, "") },
+        server_port
+    );
 
     // Step 3: timeouts. SO_SNDTIMEO also bounds a blocking connect(), so the call below
     // cannot hang for the kernel's ~2 min of SYN retries.
@@ -118,6 +125,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
         }
         return -1;
     }
+    trace_step!("[connect step 3] setsockopt(SO_SNDTIMEO, SO_RCVTIMEO: 5 s) -> 0");
 
     // Step 4: connect() - the three-way handshake.
     // SAFETY: `server` is a live sockaddr_in and its exact size is passed.
@@ -140,6 +148,12 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
         }
         return -1;
     }
+    trace_step!(
+        "[connect step 4] connect {}:{} -> 0",
+        // SAFETY: `server_addr` is a valid C string (caller).
+        unsafe { c_text(server_addr, "") },
+        server_port
+    );
 
     // fix: stderr, so that stdout carries only the data
     // SAFETY: `server_addr` is a valid C string (caller).
@@ -177,6 +191,10 @@ pub unsafe fn tcp_connect_nonblocking(
         unsafe { libc::perror(c"socket".as_ptr()) };
         return -1;
     }
+    trace_step!(
+        "[nonblocking step 1] socket(SOCK_NONBLOCK) -> fd {}",
+        sock_fd
+    );
 
     // Step 2: the server's address.
     // SAFETY: `sockaddr_in` is plain data; all-zero is the C's memset.
@@ -204,6 +222,12 @@ pub unsafe fn tcp_connect_nonblocking(
         unsafe { libc::close(sock_fd) };
         return -1;
     }
+    trace_step!(
+        "[nonblocking step 2] sockaddr_in {{AF_INET, {}, htons({})}}",
+        // SAFETY: `server_addr` is a valid C string (caller).
+        unsafe { c_text(server_addr, "") },
+        server_port
+    );
 
     // Step 3: connect() returns at once, normally -1 with EINPROGRESS.
     // SAFETY: `server` is a live sockaddr_in and its exact size is passed.
@@ -224,6 +248,21 @@ pub unsafe fn tcp_connect_nonblocking(
         }
         return -1;
     }
+    trace_step!(
+        "[nonblocking step 3] connect {}:{} -> {}",
+        // SAFETY: `server_addr` is a valid C string (caller).
+        unsafe { c_text(server_addr, "") },
+        server_port,
+        ret
+    );
+    trace_step!(
+        "[nonblocking step 4] {}",
+        if ret == 0 {
+            "connected at once"
+        } else {
+            "EINPROGRESS: the handshake goes on, wait for it"
+        }
+    );
 
     if ret == 0 {
         // Connected at once. fix: the chapter returned here still non-blocking.
@@ -233,6 +272,7 @@ pub unsafe fn tcp_connect_nonblocking(
             unsafe { libc::close(sock_fd) };
             return -1;
         }
+        trace_step!("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
         return sock_fd;
     }
 
@@ -256,12 +296,19 @@ pub unsafe fn tcp_connect_nonblocking(
         libc::FD_ZERO(&mut write_fds);
         libc::FD_SET(sock_fd, &mut write_fds);
     }
+    trace_step!("[nonblocking step 5] FD_SET(fd {}, &write_fds)", sock_fd);
 
     // Step 6: the timeout, milliseconds -> seconds + microseconds.
     let mut timeout = libc::timeval {
         tv_sec: (timeout_ms / 1000) as libc::time_t,
         tv_usec: ((timeout_ms % 1000) * 1000) as libc::suseconds_t,
     };
+    trace_step!(
+        "[nonblocking step 6] timeout {} ms -> {{{} s, {} us}}",
+        timeout_ms,
+        timeout.tv_sec,
+        timeout.tv_usec
+    );
 
     // Step 7: select() on writability only. On EINTR Linux leaves the set untouched and the
     // timeout holding the time left, so retrying keeps the deadline (fix: retried).
@@ -295,6 +342,7 @@ pub unsafe fn tcp_connect_nonblocking(
         unsafe { libc::close(sock_fd) };
         return -1;
     }
+    trace_step!("[nonblocking step 7] select() -> {} (writable)", ret);
 
     // Step 8: writable also means "failed": SO_ERROR holds the handshake's result.
     let mut error: c_int = 0;
@@ -327,6 +375,7 @@ pub unsafe fn tcp_connect_nonblocking(
         }
         return -1;
     }
+    trace_step!("[nonblocking step 8] getsockopt(SO_ERROR) -> 0, error 0");
 
     // Step 9: back to blocking mode for ordinary send()/recv().
     // SAFETY: `sock_fd` is ours.
@@ -335,6 +384,7 @@ pub unsafe fn tcp_connect_nonblocking(
         unsafe { libc::close(sock_fd) };
         return -1;
     }
+    trace_step!("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
 
     sock_fd
 }

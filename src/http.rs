@@ -10,7 +10,7 @@ use libc::{c_char, c_int, socklen_t};
 
 use crate::client::tcp_client_connect;
 use crate::server::BUFFER_SIZE;
-use crate::util::{INET_ADDRSTRLEN, inet_ntop, write_all};
+use crate::util::{INET_ADDRSTRLEN, c_text, inet_ntop, write_all};
 
 /// The chapter's `char request[1024]`: a request must fit, NUL included.
 const REQUEST_SIZE: usize = 1024;
@@ -86,11 +86,25 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     if unsafe { resolve_ipv4(host, &mut ip) } < 0 {
         return -1;
     }
+    trace_step!(
+        "[http step 1] getaddrinfo({}) -> {}",
+        // SAFETY: `host` is a valid C string (caller).
+        unsafe { c_text(host, "") },
+        // SAFETY: `ip` holds a NUL-terminated address.
+        unsafe { c_text(ip.as_ptr(), "") }
+    );
     // SAFETY: resolve_ipv4 wrote a NUL-terminated address into `ip`.
     let sock_fd = unsafe { tcp_client_connect(ip.as_ptr(), port) };
     if sock_fd < 0 {
         return -1;
     }
+    trace_step!(
+        "[http step 2] tcp_client_connect({}, {}) -> fd {}",
+        // SAFETY: `ip` holds a NUL-terminated address.
+        unsafe { c_text(ip.as_ptr(), "") },
+        port,
+        sock_fd
+    );
 
     // Build the request. fix: Host carries ":port" when the port is not 80 (RFC 9110 7.2),
     // and a request that does not fit is refused instead of cut short.
@@ -117,6 +131,11 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
         set_errno(Errno(libc::EMSGSIZE));
         return -1;
     }
+    trace_step!(
+        "[http step 3] request: GET {}, {} bytes",
+        String::from_utf8_lossy(path),
+        request.len()
+    );
 
     // Send the request. fix: loop, as handle_client does; send() may write less.
     let mut sent_total = 0;
@@ -144,6 +163,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
         }
         sent_total += sent as usize;
     }
+    trace_step!("[http step 4] send() -> {} bytes", sent_total);
 
     // Receive until the server closes (Connection: close). fix: each chunk goes to stdout as
     // it arrives, with write(), so nothing is cut at 4 KiB or at a NUL byte.
@@ -195,9 +215,11 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
         set_errno(Errno(libc::ECONNRESET));
         return -1;
     }
+    trace_step!("[http step 5] recv() until EOF -> {} bytes", total);
 
     // SAFETY: `sock_fd` is ours to close; fd 1 is stdout.
     unsafe { libc::close(sock_fd) };
+    trace_step!("[http step 6] close(fd {})", sock_fd);
     // SAFETY: fd 1 is stdout (this function's contract).
     if unsafe { write_all(libc::STDOUT_FILENO, b"\n") } < 0 {
         // SAFETY: NUL-terminated literal.

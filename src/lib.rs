@@ -30,7 +30,19 @@ macro_rules! eprintf_line {
     }};
 }
 
+/// `TRACE=1` narration (not in the chapter): one line on stderr per chapter step, the same text
+/// as the C's `TRACE(...)`. Off unless the environment variable `TRACE` is `"1"`; the format
+/// arguments are evaluated only when it is on, so a step costs one test of a cached flag.
+macro_rules! trace_step {
+    ($($arg:tt)*) => {{
+        if $crate::util::trace_on() {
+            $crate::util::trace_line(format_args!($($arg)*));
+        }
+    }};
+}
+
 pub mod client;
 pub mod http;
 pub mod server;
 pub mod util;
+

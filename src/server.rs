@@ -9,7 +9,7 @@ use std::{mem, ptr};
 use errno::errno;
 use libc::{c_char, c_int, sockaddr, sockaddr_in, socklen_t};
 
-use crate::util::{INET_ADDRSTRLEN, inet_ntop, inet_pton, report_invalid_ipv4};
+use crate::util::{INET_ADDRSTRLEN, c_text, inet_ntop, inet_pton, report_invalid_ipv4};
 
 /// `listen()` backlog: how many completed connections may wait for `accept()`.
 pub const LISTEN_BACKLOG: c_int = 128;
@@ -94,6 +94,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         unsafe { libc::perror(c"socket".as_ptr()) };
         return -1;
     }
+    trace_step!("[step 1] socket() -> fd {}", server_fd);
 
     // Step 2: SO_REUSEADDR - restart at once while old connections sit in TIME_WAIT.
     let opt: c_int = 1;
@@ -115,6 +116,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         }
         return -1;
     }
+    trace_step!("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
     // SO_REUSEPORT - several processes may bind this port; the kernel spreads new
     // connections between them. Optional, so a failure is reported and ignored.
@@ -132,6 +134,8 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         // SAFETY: NUL-terminated literal.
         unsafe { libc::perror(c"setsockopt SO_REUSEPORT".as_ptr()) };
         // Non-critical, continue
+    } else {
+        trace_step!("[step 2] setsockopt(SO_REUSEPORT) -> 0");
     }
 
     // Step 3: the address to bind, port in network byte order (htons).
@@ -159,6 +163,12 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
             return -1;
         }
     }
+    trace_step!(
+        "[step 3] sockaddr_in {{AF_INET, {}, htons({})}}",
+        // SAFETY: `addr` is null or a valid C string (caller).
+        unsafe { c_text(addr, "INADDR_ANY") },
+        port
+    );
 
     // Step 4: bind() - register (address, port) -> this socket in the kernel.
     // SAFETY: `server_addr` is a live sockaddr_in and its exact size is passed.
@@ -177,6 +187,12 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         }
         return -1;
     }
+    trace_step!(
+        "[step 4] bind {}:{} -> 0",
+        // SAFETY: `addr` is null or a valid C string (caller).
+        unsafe { c_text(addr, "0.0.0.0") },
+        port
+    );
 
     // Step 5: listen() - passive socket; the kernel completes handshakes into a queue
     // of up to LISTEN_BACKLOG connections waiting for accept().
@@ -189,6 +205,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         }
         return -1;
     }
+    trace_step!("[step 5] listen(backlog {}) -> 0", LISTEN_BACKLOG);
 
     // fix: read the bound address back, so port 0 prints the port the kernel chose.
     let mut addr_len = SOCKADDR_IN_LEN;
@@ -243,6 +260,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
 pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
     let mut buffer = [0u8; BUFFER_SIZE];
     let mut addr_str = [0 as c_char; INET_ADDRSTRLEN];
+    let mut traced_echo = false; // TRACE: narrate the first round trip only, not every recv
 
     // SAFETY: `client_addr` is valid (caller); `addr_str` holds INET_ADDRSTRLEN bytes.
     let client_port = unsafe {
@@ -275,6 +293,7 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
 
         if n == 0 {
             // the peer sent FIN
+            trace_step!("[step 8] recv() -> 0 (EOF: the peer sent FIN)");
             printf_line!(
                 "Client {}:{} disconnected gracefully",
                 addr_str,
@@ -307,11 +326,20 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
             }
             total_sent += sent;
         }
+        if !traced_echo {
+            trace_step!(
+                "[step 8] recv() -> {} bytes, send() -> {} bytes",
+                n,
+                total_sent
+            );
+        }
+        traced_echo = true;
     }
 
     // Step 9: close() - sends FIN; the fd and, once both sides are done, the socket go.
     // SAFETY: `client_fd` is ours (caller's contract) and not used after this.
     unsafe { libc::close(client_fd) };
+    trace_step!("[step 9] close(fd {})", client_fd);
     printf_line!("Client {}:{} connection closed", addr_str, client_port);
 }
 
@@ -351,6 +379,12 @@ pub unsafe fn tcp_server_loop(server_fd: c_int) {
             unsafe { libc::perror(c"accept".as_ptr()) };
             break;
         }
+        trace_step!(
+            "[step 6] accept() -> fd {} from {}:{}",
+            client_fd,
+            std::net::Ipv4Addr::from(u32::from_be(client_addr.sin_addr.s_addr)),
+            u16::from_be(client_addr.sin_port)
+        );
 
         // fix: flush stdout before fork, or a line still in the buffer is written by both
         // processes (twice in the log when stdout is a pipe or a file).
@@ -374,6 +408,7 @@ pub unsafe fn tcp_server_loop(server_fd: c_int) {
             std::process::exit(0);
         } else {
             // parent: the child owns client_fd now
+            trace_step!("[step 7] fork() -> child {}", pid);
             // SAFETY: the parent's copy of `client_fd` is not used again.
             unsafe { libc::close(client_fd) };
         }

@@ -100,6 +100,36 @@ pub unsafe fn report_invalid_ipv4(addr: *const c_char) {
     errno::set_errno(errno::Errno(libc::EINVAL));
 }
 
+/// Whether `TRACE=1` narration is on: reads the environment variable `TRACE` once and caches
+/// the answer (twin of the C's `trace_on()` in `util.c`).
+pub fn trace_on() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("TRACE").is_some_and(|v| v == "1"))
+}
+
+/// Writes one narration line (and its newline) to stderr with one `write(2)`, so lines of
+/// concurrent processes stay whole; `errno` is kept, so a narrated step never changes what
+/// `perror` reports next (twin of the C's `trace_line()`).
+pub fn trace_line(args: std::fmt::Arguments<'_>) {
+    let saved = errno::errno();
+    let line = format!("{args}\n");
+    // SAFETY: fd 2 is stderr, open for the life of the process.
+    unsafe { write_all(libc::STDERR_FILENO, line.as_bytes()) };
+    errno::set_errno(saved);
+}
+
+/// The text of a C string for a narration line, or `if_null` when `s` is null.
+///
+/// # Safety
+/// `s` must be null or point to a NUL-terminated string valid for the call.
+pub unsafe fn c_text(s: *const c_char, if_null: &str) -> String {
+    if s.is_null() {
+        return if_null.to_owned();
+    }
+    // SAFETY: `s` is a valid C string (caller).
+    unsafe { CStr::from_ptr(s) }.to_string_lossy().into_owned()
+}
+
 /// The program's arguments as C strings, as `main`'s `argv` holds them in C.
 pub fn c_args() -> Vec<CString> {
     std::env::args_os()

@@ -168,7 +168,12 @@ def arrows(rows, lane_of):
         sends = [i for i in idx[src] if rows[i]["name"] in ("sendto", "send", "write")]
         for s, d in zip(sends, data_in):
             out.append((s, d, f"{rows[s]['ret']} bytes"))
-        fin = next((i for i in idx[src] if rows[i]["name"] in ("shutdown", "close")), None)
+        # The server's FIN comes from the child closing the accepted fd, not from its close
+        # of the inherited listening socket (that one sends nothing).
+        acc_fd = rows[acc]["ret"] if acc is not None else None
+        fin = next((i for i in idx[src] if rows[i]["name"] == "shutdown"
+                    or (rows[i]["name"] == "close"
+                        and (src == "client" or int(first_arg(rows[i]["args"])) == acc_fd))), None)
         if fin is not None and eof_in:
             out.append((fin, eof_in[0], "FIN"))
     return out
@@ -209,6 +214,12 @@ def render(rows, lane_of, t0, impl):
     for i, e in enumerate(rows):
         x, y = lanes[lane_of(e)], ys[i]
         step = STEP.get(e["name"])
+        if e["name"] == "close" and lane_of(e) != "client":
+            # Only the child's close of the accepted fd is step 9; the parent's close of it
+            # and the child's close of the listening socket are the two halves of step 7.
+            acc_fd = next((r["ret"] for r in rows if r["name"] in ("accept", "accept4")), None)
+            is_session_end = lane_of(e) == "child" and int(first_arg(e["args"])) == acc_fd
+            step = "9" if is_session_end else "7"
         text = label(e) + (f"   [step {step}]" if step and lane_of(e) != "client" else "")
         o.append(f'<text x="10" y="{y + 4}" fill="#555">{(when(e) - t0) * 1000:8.3f}</text>')
         o.append(f'<circle cx="{x}" cy="{y}" r="4" fill="#2c3e50"/>')
