@@ -23,7 +23,7 @@ static int clear_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL, 0);
     if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) { /* fix: checked */
-        perror("fcntl");
+        perror_keep_errno("fcntl");
         return -1;
     }
     return 0;
@@ -39,7 +39,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
     /* Step 1: socket() */
     sock_fd = socket(AF_INET, SOCK_STREAM, 0);
     if (sock_fd < 0) {
-        perror("socket");
+        perror_keep_errno("socket");
         return -1;
     }
     TRACE("[connect step 1] socket() -> fd %d", sock_fd);
@@ -54,7 +54,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
         if (rc == 0) /* fix: 0 means "not an address" and leaves errno alone */
             report_invalid_ipv4(server_addr);
         else
-            perror("inet_pton");
+            perror_keep_errno("inet_pton");
         close(sock_fd);
         return -1;
     }
@@ -69,7 +69,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
 
     if (setsockopt(sock_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) < 0 ||
         setsockopt(sock_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0) {
-        perror("setsockopt"); /* fix: the chapter ignores both results */
+        perror_keep_errno("setsockopt"); /* fix: the chapter ignores both results */
         close(sock_fd);
         return -1;
     }
@@ -79,7 +79,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
     if (connect(sock_fd, (struct sockaddr *)&server, sizeof(server)) < 0) {
         if (errno == EINPROGRESS) /* fix: Linux's word for "SO_SNDTIMEO expired" */
             errno = ETIMEDOUT;
-        perror("connect");
+        perror_keep_errno("connect");
         close(sock_fd);
         return -1;
     }
@@ -102,7 +102,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     /* Step 1: socket(), non-blocking from birth (SOCK_NONBLOCK: no extra fcntl). */
     sock_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (sock_fd < 0) {
-        perror("socket");
+        perror_keep_errno("socket");
         return -1;
     }
     TRACE("[nonblocking step 1] socket(SOCK_NONBLOCK) -> fd %d", sock_fd);
@@ -116,7 +116,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
         if (rc == 0)
             report_invalid_ipv4(server_addr);
         else
-            perror("inet_pton");
+            perror_keep_errno("inet_pton");
         close(sock_fd);
         return -1;
     }
@@ -127,7 +127,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
 
     /* Step 4: anything but EINPROGRESS is an immediate failure (e.g. ENETUNREACH). */
     if (ret < 0 && errno != EINPROGRESS) {
-        perror("connect");
+        perror_keep_errno("connect");
         close(sock_fd);
         return -1;
     }
@@ -176,9 +176,9 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     if (ret <= 0) {
         if (ret == 0) { /* fix: the chapter returns -1 with no errno and no message */
             errno = ETIMEDOUT;
-            perror("connect");
+            perror_keep_errno("connect");
         } else {
-            perror("select");
+            perror_keep_errno("select");
         }
         close(sock_fd);
         return -1;
@@ -189,14 +189,14 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     int error;
     socklen_t len = sizeof(error);
     if (getsockopt(sock_fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) {
-        perror("getsockopt SO_ERROR"); /* fix: reported */
+        perror_keep_errno("getsockopt SO_ERROR"); /* fix: reported */
         close(sock_fd);
         return -1;
     }
 
     if (error != 0) {
         errno = error; /* e.g. ECONNREFUSED */
-        perror("connect"); /* fix: reported */
+        perror_keep_errno("connect"); /* fix: reported */
         close(sock_fd);
         return -1;
     }
@@ -237,20 +237,20 @@ int tcp_client_relay(int sock_fd)
         if (poll(fds, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
-            perror("poll");
+            perror_keep_errno("poll");
             return -1;
         }
 
         if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t n = recv(sock_fd, from_sock, sizeof(from_sock), MSG_DONTWAIT);
             if (n < 0 && errno != EINTR && errno != EAGAIN) {
-                perror("recv"); /* e.g. ECONNRESET */
+                perror_keep_errno("recv"); /* e.g. ECONNRESET */
                 return -1;
             }
             if (n == 0)
                 return 0; /* the peer closed: done */
             if (n > 0 && write_all(STDOUT_FILENO, from_sock, (size_t)n) < 0) {
-                perror("write");
+                perror_keep_errno("write");
                 return -1;
             }
         }
@@ -259,7 +259,7 @@ int tcp_client_relay(int sock_fd)
             /* MSG_DONTWAIT: take what fits now, never block with the other side unread. */
             ssize_t n = send(sock_fd, to_sock + offset, pending, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n < 0 && errno != EINTR && errno != EAGAIN) {
-                perror("send");
+                perror_keep_errno("send");
                 return -1;
             }
             if (n > 0) {
@@ -272,13 +272,13 @@ int tcp_client_relay(int sock_fd)
         if (fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
             ssize_t n = read(STDIN_FILENO, to_sock, sizeof(to_sock));
             if (n < 0 && errno != EINTR) {
-                perror("read");
+                perror_keep_errno("read");
                 return -1;
             }
             if (n == 0) { /* stdin EOF: tell the peer we are done sending */
                 stdin_open = 0;
                 if (shutdown(sock_fd, SHUT_WR) < 0) {
-                    perror("shutdown");
+                    perror_keep_errno("shutdown");
                     return -1;
                 }
             } else if (n > 0) {

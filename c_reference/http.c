@@ -90,7 +90,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
         if (sent < 0) {
             if (errno == EINTR)
                 continue;
-            perror("send");
+            perror_keep_errno("send");
             close(sock_fd);
             return -1;
         }
@@ -110,7 +110,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
             break;
         if ((total == 0 && write_all(STDOUT_FILENO, "HTTP Response:\n", 15) < 0) ||
             write_all(STDOUT_FILENO, response, (size_t)n) < 0) {
-            perror("write");
+            perror_keep_errno("write");
             close(sock_fd);
             return -1;
         }
@@ -120,7 +120,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     if (n < 0) { /* fix: the chapter treats a failed recv() like the end of the response */
         if (errno == EAGAIN) /* SO_RCVTIMEO expired */
             errno = ETIMEDOUT;
-        perror("recv");
+        perror_keep_errno("recv");
         close(sock_fd);
         return -1;
     }
@@ -136,7 +136,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     close(sock_fd);
     TRACE("[http step 6] close(fd %d)", sock_fd);
     if (write_all(STDOUT_FILENO, "\n", 1) < 0) {
-        perror("write");
+        perror_keep_errno("write");
         return -1;
     }
     return 0;

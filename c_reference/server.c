@@ -21,7 +21,7 @@
 void setup_signal_handlers(void)
 {
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* fix: result checked */
-        perror("signal SIGPIPE");
+        perror_keep_errno("signal SIGPIPE");
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa)); /* fix: no uninitialised fields reach the kernel */
@@ -29,7 +29,7 @@ void setup_signal_handlers(void)
     sa.sa_flags = SA_NOCLDWAIT;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGCHLD, &sa, NULL) < 0) /* fix: result checked */
-        perror("sigaction SIGCHLD");
+        perror_keep_errno("sigaction SIGCHLD");
 }
 
 /* Returns a listening socket bound to addr:port (addr NULL = every interface), or -1 with
@@ -42,7 +42,7 @@ int create_tcp_server(const char *addr, uint16_t port)
     /* Step 1: socket() - a TCP endpoint in the kernel and the fd that names it. */
     server_fd = socket(AF_INET, SOCK_STREAM, 0);
     if (server_fd < 0) {
-        perror("socket");
+        perror_keep_errno("socket");
         return -1;
     }
     TRACE("[step 1] socket() -> fd %d", server_fd);
@@ -50,7 +50,7 @@ int create_tcp_server(const char *addr, uint16_t port)
     /* Step 2: SO_REUSEADDR - restart at once while old connections sit in TIME_WAIT. */
     int opt = 1;
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEADDR, &opt, sizeof(opt)) < 0) {
-        perror("setsockopt SO_REUSEADDR");
+        perror_keep_errno("setsockopt SO_REUSEADDR");
         close(server_fd);
         return -1;
     }
@@ -60,7 +60,7 @@ int create_tcp_server(const char *addr, uint16_t port)
      * connections between them. Optional, so a failure is reported and ignored. */
 #ifdef SO_REUSEPORT
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEPORT, &opt, sizeof(opt)) < 0) {
-        perror("setsockopt SO_REUSEPORT");
+        perror_keep_errno("setsockopt SO_REUSEPORT");
         /* Non-critical, continue */
     } else {
         TRACE("[step 2] setsockopt(SO_REUSEPORT) -> 0");
@@ -80,7 +80,7 @@ int create_tcp_server(const char *addr, uint16_t port)
             if (rc == 0) /* fix: 0 means "not an address" and leaves errno alone */
                 report_invalid_ipv4(addr);
             else
-                perror("inet_pton");
+                perror_keep_errno("inet_pton");
             close(server_fd);
             return -1;
         }
@@ -89,7 +89,7 @@ int create_tcp_server(const char *addr, uint16_t port)
 
     /* Step 4: bind() - register (address, port) -> this socket in the kernel. */
     if (bind(server_fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) < 0) {
-        perror("bind");
+        perror_keep_errno("bind");
         close(server_fd);
         return -1;
     }
@@ -98,7 +98,7 @@ int create_tcp_server(const char *addr, uint16_t port)
     /* Step 5: listen() - passive socket; the kernel completes handshakes into a queue
      * of up to LISTEN_BACKLOG connections waiting for accept(). */
     if (listen(server_fd, LISTEN_BACKLOG) < 0) {
-        perror("listen");
+        perror_keep_errno("listen");
         close(server_fd);
         return -1;
     }
@@ -107,7 +107,7 @@ int create_tcp_server(const char *addr, uint16_t port)
     /* fix: read the bound address back, so port 0 prints the port the kernel chose. */
     socklen_t addr_len = sizeof(server_addr);
     if (getsockname(server_fd, (struct sockaddr *)&server_addr, &addr_len) < 0) {
-        perror("getsockname");
+        perror_keep_errno("getsockname");
         close(server_fd);
         return -1;
     }
@@ -135,7 +135,7 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
         if (n < 0) {
             if (errno == EINTR) /* a signal handler ran: just retry */
                 continue;
-            perror("recv"); /* e.g. ECONNRESET: the peer sent RST */
+            perror_keep_errno("recv"); /* e.g. ECONNRESET: the peer sent RST */
             break;
         }
 
@@ -154,7 +154,7 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
             if (sent < 0) {
                 if (errno == EINTR)
                     continue;
-                perror("send"); /* EPIPE, ECONNRESET */
+                perror_keep_errno("send"); /* EPIPE, ECONNRESET */
                 goto done;
             }
             total_sent += sent;
@@ -184,7 +184,7 @@ void tcp_server_loop(int server_fd)
         if (client_fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            perror("accept");
+            perror_keep_errno("accept");
             break;
         }
         TRACE("[step 6] accept() -> fd %d from %s:%u", client_fd, inet_ntoa(client_addr.sin_addr),
@@ -197,7 +197,7 @@ void tcp_server_loop(int server_fd)
         /* Step 7: fork() - one process per client. */
         pid_t pid = fork();
         if (pid < 0) {
-            perror("fork");
+            perror_keep_errno("fork");
             close(client_fd);
         } else if (pid == 0) {
             /* child: serve this client only */

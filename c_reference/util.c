@@ -75,6 +75,14 @@ int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+void perror_keep_errno(const char *what)
+{
+    int saved = errno;
+
+    perror(what);
+    errno = saved;
+}
+
 void report_invalid_ipv4(const char *addr)
 {
     fprintf(stderr, "inet_pton: invalid IPv4 address '%s'\n", addr);

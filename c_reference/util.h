@@ -19,6 +19,11 @@ int is_visible_ascii(const char *s);
 /* write() until all len bytes are out (retrying EINTR); 0 on success, -1 with errno set. */
 int write_all(int fd, const void *buf, size_t len);
 
+/* perror(what), then errno as it was: glibc's first perror() in a process may itself set errno
+ * (to EINVAL, when stderr is a write-only pipe or file), and our functions return -1 with the
+ * failing call's errno. */
+void perror_keep_errno(const char *what);
+
 /* Prints "inet_pton: invalid IPv4 address 'addr'" and sets errno to EINVAL: inet_pton()
  * returns 0 for a malformed address WITHOUT setting errno, so perror() would say "Success". */
 void report_invalid_ipv4(const char *addr);

@@ -8,7 +8,7 @@ use errno::{Errno, errno, set_errno};
 use libc::{c_char, c_int, sockaddr, sockaddr_in, socklen_t};
 
 use crate::server::BUFFER_SIZE;
-use crate::util::{c_text, inet_pton, report_invalid_ipv4, write_all};
+use crate::util::{c_text, inet_pton, perror_keep_errno, report_invalid_ipv4, write_all};
 
 /// `sizeof(struct sockaddr_in)`, as the kernel wants it.
 const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
@@ -23,8 +23,7 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
     // SAFETY: F_SETFL takes an int argument.
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
         // fix: checked
-        // SAFETY: NUL-terminated literal.
-        unsafe { libc::perror(c"fcntl".as_ptr()) };
+        perror_keep_errno(c"fcntl");
         return -1;
     }
     0
@@ -50,8 +49,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     // SAFETY: plain syscall with constant arguments.
     let sock_fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
     if sock_fd < 0 {
-        // SAFETY: NUL-terminated literal.
-        unsafe { libc::perror(c"socket".as_ptr()) };
+        perror_keep_errno(c"socket");
         return -1;
     }
     trace_step!("[connect step 1] socket() -> fd {}", sock_fd);
@@ -76,8 +74,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
             // SAFETY: `server_addr` is a valid C string.
             unsafe { report_invalid_ipv4(server_addr) };
         } else {
-            // SAFETY: NUL-terminated literal.
-            unsafe { libc::perror(c"inet_pton".as_ptr()) };
+            perror_keep_errno(c"inet_pton");
         }
         // SAFETY: `sock_fd` is ours to close.
         unsafe { libc::close(sock_fd) };
@@ -118,9 +115,9 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     };
     if failed {
         // fix: the chapter ignores both results
-        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            libc::perror(c"setsockopt".as_ptr());
+            perror_keep_errno(c"setsockopt");
             libc::close(sock_fd);
         }
         return -1;
@@ -141,9 +138,9 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
             // fix: Linux's word for "SO_SNDTIMEO expired"
             set_errno(Errno(libc::ETIMEDOUT));
         }
-        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            libc::perror(c"connect".as_ptr());
+            perror_keep_errno(c"connect");
             libc::close(sock_fd);
         }
         return -1;
@@ -187,8 +184,7 @@ pub unsafe fn tcp_connect_nonblocking(
     let sock_fd =
         unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0) };
     if sock_fd < 0 {
-        // SAFETY: NUL-terminated literal.
-        unsafe { libc::perror(c"socket".as_ptr()) };
+        perror_keep_errno(c"socket");
         return -1;
     }
     trace_step!(
@@ -215,8 +211,7 @@ pub unsafe fn tcp_connect_nonblocking(
             // SAFETY: `server_addr` is a valid C string.
             unsafe { report_invalid_ipv4(server_addr) };
         } else {
-            // SAFETY: NUL-terminated literal.
-            unsafe { libc::perror(c"inet_pton".as_ptr()) };
+            perror_keep_errno(c"inet_pton");
         }
         // SAFETY: `sock_fd` is ours to close.
         unsafe { libc::close(sock_fd) };
@@ -241,9 +236,9 @@ pub unsafe fn tcp_connect_nonblocking(
 
     // Step 4: anything but EINPROGRESS is an immediate failure (e.g. ENETUNREACH).
     if ret < 0 && errno().0 != libc::EINPROGRESS {
-        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            libc::perror(c"connect".as_ptr());
+            perror_keep_errno(c"connect");
             libc::close(sock_fd);
         }
         return -1;
@@ -332,11 +327,9 @@ pub unsafe fn tcp_connect_nonblocking(
         if ret == 0 {
             // fix: the chapter returns -1 with no errno and no message
             set_errno(Errno(libc::ETIMEDOUT));
-            // SAFETY: NUL-terminated literal.
-            unsafe { libc::perror(c"connect".as_ptr()) };
+            perror_keep_errno(c"connect");
         } else {
-            // SAFETY: NUL-terminated literal.
-            unsafe { libc::perror(c"select".as_ptr()) };
+            perror_keep_errno(c"select");
         }
         // SAFETY: `sock_fd` is ours to close.
         unsafe { libc::close(sock_fd) };
@@ -358,9 +351,9 @@ pub unsafe fn tcp_connect_nonblocking(
         )
     };
     if rc < 0 {
-        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            libc::perror(c"getsockopt SO_ERROR".as_ptr()); // fix: reported
+            perror_keep_errno(c"getsockopt SO_ERROR"); // fix: reported
             libc::close(sock_fd);
         }
         return -1;
@@ -368,9 +361,9 @@ pub unsafe fn tcp_connect_nonblocking(
 
     if error != 0 {
         set_errno(Errno(error)); // e.g. ECONNREFUSED
-        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            libc::perror(c"connect".as_ptr()); // fix: reported
+            perror_keep_errno(c"connect"); // fix: reported
             libc::close(sock_fd);
         }
         return -1;
@@ -432,8 +425,7 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
             if errno().0 == libc::EINTR {
                 continue;
             }
-            // SAFETY: NUL-terminated literal.
-            unsafe { libc::perror(c"poll".as_ptr()) };
+            perror_keep_errno(c"poll");
             return -1;
         }
 
@@ -449,8 +441,7 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
             };
             let e = errno().0;
             if n < 0 && e != libc::EINTR && e != libc::EAGAIN {
-                // SAFETY: NUL-terminated literal.
-                unsafe { libc::perror(c"recv".as_ptr()) }; // e.g. ECONNRESET
+                perror_keep_errno(c"recv"); // e.g. ECONNRESET
                 return -1;
             }
             if n == 0 {
@@ -458,8 +449,7 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
             }
             // SAFETY: fd 1 is stdout (this function's contract).
             if n > 0 && unsafe { write_all(libc::STDOUT_FILENO, &from_sock[..n as usize]) } < 0 {
-                // SAFETY: NUL-terminated literal.
-                unsafe { libc::perror(c"write".as_ptr()) };
+                perror_keep_errno(c"write");
                 return -1;
             }
         }
@@ -478,8 +468,7 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
             };
             let e = errno().0;
             if n < 0 && e != libc::EINTR && e != libc::EAGAIN {
-                // SAFETY: NUL-terminated literal.
-                unsafe { libc::perror(c"send".as_ptr()) };
+                perror_keep_errno(c"send");
                 return -1;
             }
             if n > 0 {
@@ -499,8 +488,7 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
                 )
             };
             if n < 0 && errno().0 != libc::EINTR {
-                // SAFETY: NUL-terminated literal.
-                unsafe { libc::perror(c"read".as_ptr()) };
+                perror_keep_errno(c"read");
                 return -1;
             }
             if n == 0 {
@@ -508,8 +496,7 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
                 stdin_open = false;
                 // SAFETY: plain syscall on our socket.
                 if unsafe { libc::shutdown(sock_fd, libc::SHUT_WR) } < 0 {
-                    // SAFETY: NUL-terminated literal.
-                    unsafe { libc::perror(c"shutdown".as_ptr()) };
+                    perror_keep_errno(c"shutdown");
                     return -1;
                 }
             } else if n > 0 {

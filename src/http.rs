@@ -10,7 +10,7 @@ use libc::{c_char, c_int, socklen_t};
 
 use crate::client::tcp_client_connect;
 use crate::server::BUFFER_SIZE;
-use crate::util::{INET_ADDRSTRLEN, c_text, inet_ntop, write_all};
+use crate::util::{INET_ADDRSTRLEN, c_text, inet_ntop, perror_keep_errno, write_all};
 
 /// The chapter's `char request[1024]`: a request must fit, NUL included.
 const REQUEST_SIZE: usize = 1024;
@@ -154,9 +154,9 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
             if errno().0 == libc::EINTR {
                 continue;
             }
-            // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+            // SAFETY: `sock_fd` is ours to close.
             unsafe {
-                libc::perror(c"send".as_ptr());
+                perror_keep_errno(c"send");
                 libc::close(sock_fd);
             }
             return -1;
@@ -184,9 +184,9 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
                 || write_all(libc::STDOUT_FILENO, &response[..n as usize]) < 0
         };
         if failed {
-            // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+            // SAFETY: `sock_fd` is ours to close.
             unsafe {
-                libc::perror(c"write".as_ptr());
+                perror_keep_errno(c"write");
                 libc::close(sock_fd);
             }
             return -1;
@@ -200,9 +200,9 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
             // SO_RCVTIMEO expired
             set_errno(Errno(libc::ETIMEDOUT));
         }
-        // SAFETY: NUL-terminated literal; `sock_fd` is ours to close.
+        // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            libc::perror(c"recv".as_ptr());
+            perror_keep_errno(c"recv");
             libc::close(sock_fd);
         }
         return -1;
@@ -222,8 +222,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     trace_step!("[http step 6] close(fd {})", sock_fd);
     // SAFETY: fd 1 is stdout (this function's contract).
     if unsafe { write_all(libc::STDOUT_FILENO, b"\n") } < 0 {
-        // SAFETY: NUL-terminated literal.
-        unsafe { libc::perror(c"write".as_ptr()) };
+        perror_keep_errno(c"write");
         return -1;
     }
     0

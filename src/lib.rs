@@ -46,3 +46,5 @@ pub mod http;
 pub mod server;
 pub mod util;
 
+#[cfg(test)]
+mod unit_tests;

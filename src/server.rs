@@ -9,7 +9,9 @@ use std::{mem, ptr};
 use errno::errno;
 use libc::{c_char, c_int, sockaddr, sockaddr_in, socklen_t};
 
-use crate::util::{INET_ADDRSTRLEN, c_text, inet_ntop, inet_pton, report_invalid_ipv4};
+use crate::util::{
+    INET_ADDRSTRLEN, c_text, inet_ntop, inet_pton, perror_keep_errno, report_invalid_ipv4,
+};
 
 /// `listen()` backlog: how many completed connections may wait for `accept()`.
 pub const LISTEN_BACKLOG: c_int = 128;
@@ -52,8 +54,7 @@ const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
 pub unsafe fn setup_signal_handlers() {
     // SAFETY: `SIG_IGN` is a valid disposition for SIGPIPE.
     if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
-        // SAFETY: NUL-terminated literal.
-        unsafe { libc::perror(c"signal SIGPIPE".as_ptr()) };
+        perror_keep_errno(c"signal SIGPIPE");
     }
 
     // SAFETY: `struct sigaction` is plain data; all-zero is a valid value (fix: the C zeroes
@@ -65,8 +66,7 @@ pub unsafe fn setup_signal_handlers() {
     unsafe { libc::sigemptyset(&mut sa.sa_mask) };
     // SAFETY: `sa` is initialised; a null old-action pointer is allowed.
     if unsafe { libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut()) } < 0 {
-        // SAFETY: NUL-terminated literal.
-        unsafe { libc::perror(c"sigaction SIGCHLD".as_ptr()) };
+        perror_keep_errno(c"sigaction SIGCHLD");
     }
 }
 
@@ -90,8 +90,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     // SAFETY: plain syscall with constant arguments.
     let server_fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
     if server_fd < 0 {
-        // SAFETY: NUL-terminated literal.
-        unsafe { libc::perror(c"socket".as_ptr()) };
+        perror_keep_errno(c"socket");
         return -1;
     }
     trace_step!("[step 1] socket() -> fd {}", server_fd);
@@ -109,9 +108,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         )
     };
     if rc < 0 {
-        // SAFETY: NUL-terminated literal; `server_fd` is ours to close.
+        // SAFETY: `server_fd` is ours to close.
         unsafe {
-            libc::perror(c"setsockopt SO_REUSEADDR".as_ptr());
+            perror_keep_errno(c"setsockopt SO_REUSEADDR");
             libc::close(server_fd);
         }
         return -1;
@@ -131,8 +130,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         )
     };
     if rc < 0 {
-        // SAFETY: NUL-terminated literal.
-        unsafe { libc::perror(c"setsockopt SO_REUSEPORT".as_ptr()) };
+        perror_keep_errno(c"setsockopt SO_REUSEPORT");
         // Non-critical, continue
     } else {
         trace_step!("[step 2] setsockopt(SO_REUSEPORT) -> 0");
@@ -155,8 +153,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
                 // SAFETY: `addr` is a valid C string.
                 unsafe { report_invalid_ipv4(addr) };
             } else {
-                // SAFETY: NUL-terminated literal.
-                unsafe { libc::perror(c"inet_pton".as_ptr()) };
+                perror_keep_errno(c"inet_pton");
             }
             // SAFETY: `server_fd` is ours to close.
             unsafe { libc::close(server_fd) };
@@ -180,9 +177,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         )
     };
     if rc < 0 {
-        // SAFETY: NUL-terminated literal; `server_fd` is ours to close.
+        // SAFETY: `server_fd` is ours to close.
         unsafe {
-            libc::perror(c"bind".as_ptr());
+            perror_keep_errno(c"bind");
             libc::close(server_fd);
         }
         return -1;
@@ -198,9 +195,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     // of up to LISTEN_BACKLOG connections waiting for accept().
     // SAFETY: plain syscall on our fd.
     if unsafe { libc::listen(server_fd, LISTEN_BACKLOG) } < 0 {
-        // SAFETY: NUL-terminated literal; `server_fd` is ours to close.
+        // SAFETY: `server_fd` is ours to close.
         unsafe {
-            libc::perror(c"listen".as_ptr());
+            perror_keep_errno(c"listen");
             libc::close(server_fd);
         }
         return -1;
@@ -218,9 +215,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         )
     };
     if rc < 0 {
-        // SAFETY: NUL-terminated literal; `server_fd` is ours to close.
+        // SAFETY: `server_fd` is ours to close.
         unsafe {
-            libc::perror(c"getsockname".as_ptr());
+            perror_keep_errno(c"getsockname");
             libc::close(server_fd);
         }
         return -1;
@@ -286,8 +283,7 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
                 // a signal handler ran: just retry
                 continue;
             }
-            // SAFETY: NUL-terminated literal.
-            unsafe { libc::perror(c"recv".as_ptr()) }; // e.g. ECONNRESET: the peer sent RST
+            perror_keep_errno(c"recv"); // e.g. ECONNRESET: the peer sent RST
             break;
         }
 
@@ -320,8 +316,7 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
                 if errno().0 == libc::EINTR {
                     continue;
                 }
-                // SAFETY: NUL-terminated literal.
-                unsafe { libc::perror(c"send".as_ptr()) }; // EPIPE, ECONNRESET
+                perror_keep_errno(c"send"); // EPIPE, ECONNRESET
                 break 'done;
             }
             total_sent += sent;
@@ -375,8 +370,7 @@ pub unsafe fn tcp_server_loop(server_fd: c_int) {
             if e == libc::EINTR || e == libc::ECONNABORTED {
                 continue;
             }
-            // SAFETY: NUL-terminated literal.
-            unsafe { libc::perror(c"accept".as_ptr()) };
+            perror_keep_errno(c"accept");
             break;
         }
         trace_step!(
@@ -394,9 +388,9 @@ pub unsafe fn tcp_server_loop(server_fd: c_int) {
         // SAFETY: single-threaded process (this function's contract).
         let pid = unsafe { libc::fork() };
         if pid < 0 {
-            // SAFETY: NUL-terminated literal; `client_fd` is ours to close.
+            // SAFETY: `client_fd` is ours to close.
             unsafe {
-                libc::perror(c"fork".as_ptr());
+                perror_keep_errno(c"fork");
                 libc::close(client_fd);
             }
         } else if pid == 0 {

@@ -83,6 +83,16 @@ pub unsafe fn write_all(fd: c_int, mut buf: &[u8]) -> c_int {
     0
 }
 
+/// `perror(3)`, then `errno` as it was: glibc's first `perror` in a process may itself set
+/// `errno` (to `EINVAL`, when stderr is a write-only pipe or file), and the chapter's functions
+/// return -1 with the failing call's `errno`.
+pub fn perror_keep_errno(what: &CStr) {
+    let saved = errno::errno();
+    // SAFETY: `what` is a NUL-terminated string borrowed for the call.
+    unsafe { libc::perror(what.as_ptr()) };
+    errno::set_errno(saved);
+}
+
 /// Prints `inet_pton: invalid IPv4 address 'ADDR'` and sets `errno` to `EINVAL`:
 /// `inet_pton` returns 0 for a malformed address without setting `errno`, so `perror`
 /// would print whatever `errno` held before, often "Success".
