@@ -67,12 +67,90 @@ impl Impl {
         }
     }
 
-    /// A `Command` for one program with its arguments.
+    /// A `Command` for one program with its arguments (under strace when
+    /// `SUITE_STRACE_DIR` is set, see [`traced`]).
     pub fn command(&self, prog: &str, args: &[&str]) -> Result<Command, String> {
-        let mut cmd = Command::new(self.bin(prog)?);
-        cmd.args(args);
+        self.command_via(&[], prog, args)
+    }
+
+    /// Like [`Impl::command`], but started through `launcher` (e.g.
+    /// `["unshare", "-n"]`); strace, if on, goes between the two.
+    pub fn command_via(
+        &self,
+        launcher: &[&str],
+        prog: &str,
+        args: &[&str],
+    ) -> Result<Command, String> {
+        let bin = self.bin(prog)?;
+        let mut argv: Vec<std::ffi::OsString> = launcher.iter().map(Into::into).collect();
+        argv.extend(traced(self.name, prog));
+        argv.push(bin.into_os_string());
+        argv.extend(args.iter().map(Into::into));
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
         Ok(cmd)
     }
+}
+
+// ---------------------------------------------------------------------------
+// Syscall traces (issue 3): SUITE_STRACE_DIR=DIR runs every program under
+// `strace -f -qq -DD -o DIR/<scenario>.<impl>.<program>.<seq>.trace`.
+// -DD makes strace a detached grandchild in its own process group, so the
+// spawned pid, its process group, /proc/PID/fd and its children are the
+// program's own, exactly as without strace. tests/trace/compare.py reads DIR.
+// ---------------------------------------------------------------------------
+
+static STRACE_DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+
+/// `SUITE_STRACE_DIR` (or the directory given to [`trace_into`]), read
+/// once; `None` (the default) means no tracing.
+pub fn strace_dir() -> Option<&'static Path> {
+    STRACE_DIR
+        .get_or_init(|| {
+            let dir = PathBuf::from(std::env::var_os("SUITE_STRACE_DIR")?);
+            fs::create_dir_all(&dir).ok()?;
+            Some(dir)
+        })
+        .as_deref()
+}
+
+/// Traces every program into `dir` (for `--compare`); call before any
+/// spawn. False if tracing was already decided.
+pub fn trace_into(dir: PathBuf) -> bool {
+    fs::create_dir_all(&dir).is_ok() && STRACE_DIR.set(Some(dir)).is_ok()
+}
+
+thread_local! {
+    /// The scenario this thread runs and how many programs it has spawned.
+    static TRACE_SCENARIO: RefCell<Option<(&'static str, usize)>> = const { RefCell::new(None) };
+}
+
+/// Names the scenario run by this thread (set by the harness per job).
+pub fn set_trace_scenario(name: &'static str) {
+    TRACE_SCENARIO.with(|t| *t.borrow_mut() = Some((name, 0)));
+}
+
+/// The strace prefix for the next program spawned by this thread, or
+/// nothing when tracing is off (or the thread runs no scenario).
+fn traced(imp: &str, prog: &str) -> Vec<std::ffi::OsString> {
+    let Some(dir) = strace_dir() else {
+        return Vec::new();
+    };
+    let Some(seq) = TRACE_SCENARIO.with(|t| {
+        t.borrow_mut().as_mut().map(|(name, n)| {
+            *n += 1;
+            (*name, *n - 1)
+        })
+    }) else {
+        return Vec::new();
+    };
+    let file = dir.join(format!("{}.{imp}.{prog}.{}.trace", seq.0, seq.1));
+    let mut v: Vec<std::ffi::OsString> = ["strace", "-f", "-qq", "-DD", "-o"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    v.push(file.into_os_string());
+    v
 }
 
 // ---------------------------------------------------------------------------

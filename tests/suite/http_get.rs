@@ -336,15 +336,12 @@ fn unresolvable(imp: &Impl) -> TestResult {
     // no DNS packet (checked with strace -f -e trace=network). Where possible
     // the program also runs without a network, so nothing could leave anyway.
     const NAME: &str = "bad..name";
-    let bin = imp.bin("http_get")?;
-    let mut cmd = if have_unshare_net() {
-        let mut c = Command::new("unshare");
-        c.arg("-n").arg(bin);
-        c
+    let launcher: &[&str] = if have_unshare_net() {
+        &["unshare", "-n"]
     } else {
-        Command::new(bin)
+        &[]
     };
-    cmd.args([NAME, "80", "/"]);
+    let cmd = imp.command_via(launcher, "http_get", &[NAME, "80", "/"])?;
     let out = Proc::spawn("http_get", cmd, Input::Null, Capture::Keep)?.finish(secs(20))?;
     out.expect_code(1)?;
     let lines = out.stderr_lines();

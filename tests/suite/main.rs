@@ -138,6 +138,7 @@ fn run_job(scenario: Scenario, imp: Impl, deadline: Duration) -> Run {
         .name(format!("{name} [{}]", imp.name))
         .spawn(move || {
             common::set_registry(reg);
+            common::set_trace_scenario(name);
             let result = match panic::catch_unwind(AssertUnwindSafe(|| f(&imp))) {
                 Ok(r) => r,
                 Err(_) => Err(PANIC_MESSAGE
@@ -181,6 +182,42 @@ fn env_number(var: &str, default: u64) -> u64 {
 
 fn indented(msg: &str) -> String {
     msg.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// Runs tests/trace/compare.py on `dir`: prints its report of the
+/// scenarios whose syscalls differ and returns scenario -> verdict.
+fn syscall_verdicts(dir: &std::path::Path) -> std::collections::HashMap<String, String> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trace/compare.py");
+    let run = |json: bool| {
+        let mut cmd = std::process::Command::new("python3");
+        cmd.arg(&script).arg(dir);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    // The JSON is one `"scenario": "verdict"` pair per line.
+    let verdicts: std::collections::HashMap<String, String> = run(true)
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.trim().trim_end_matches(',').split("\": \"");
+            let k = parts.next()?.trim_start_matches('"');
+            let v = parts.next()?.trim_end_matches('"');
+            Some((k.to_owned(), v.to_owned()))
+        })
+        .collect();
+    if verdicts.values().any(|v| v == "differs") {
+        println!(
+            "--- syscall traces that differ (tests/trace/compare.py {}):",
+            dir.display()
+        );
+        for l in run(false).lines().filter(|l| !l.ends_with(" same")) {
+            println!("{l}");
+        }
+    }
+    verdicts
 }
 
 fn main() -> ExitCode {
@@ -243,6 +280,22 @@ fn main() -> ExitCode {
     let threads = env_number("SUITE_THREADS", 6) as usize;
     let deadline = Duration::from_secs(env_number("SUITE_DEADLINE_SECS", 60));
 
+    // --compare also traces both implementations (issue 3), when strace is here.
+    let trace_dir = (opts.compare && common::on_path("strace") && common::on_path("python3"))
+        .then(|| {
+            let preset = std::env::var_os("SUITE_STRACE_DIR").is_some();
+            let preset = preset.then(common::strace_dir).flatten();
+            preset.map(|d| d.to_path_buf()).or_else(|| {
+                let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("build")
+                    .join("traces")
+                    .join("compare");
+                let _ = std::fs::remove_dir_all(&dir);
+                common::trace_into(dir.clone()).then_some(dir)
+            })
+        })
+        .flatten();
+
     install_panic_hook();
     let started = Instant::now();
     if opts.compare {
@@ -299,8 +352,15 @@ fn main() -> ExitCode {
                 scenario: name,
                 c: None,
                 rust: None,
+                syscalls: None,
             })
             .collect();
+        if let Some(dir) = &trace_dir {
+            let verdicts = syscall_verdicts(dir);
+            for row in rows.iter_mut() {
+                row.syscalls = verdicts.get(row.scenario).cloned();
+            }
+        }
         for (_, name, imp, run) in &results {
             if let Some(row) = rows.iter_mut().find(|r| r.scenario == *name) {
                 match *imp {

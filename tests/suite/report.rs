@@ -23,12 +23,16 @@ pub struct Row {
     pub c: Option<Run>,
     /// Against build/rust.
     pub rust: Option<Run>,
+    /// Syscall-trace verdict from tests/trace/compare.py (`same`, `differs`,
+    /// `allowlisted`), `None` when not traced.
+    pub syscalls: Option<String>,
 }
 
 impl Row {
-    /// C and Rust disagree on pass/fail.
+    /// C and Rust disagree on pass/fail, or on their normalised syscalls.
     pub fn differs(&self) -> bool {
         self.c.as_ref().map(|r| r.passed) != self.rust.as_ref().map(|r| r.passed)
+            || self.syscalls.as_deref() == Some("differs")
     }
 
     /// Some run failed or is missing.
@@ -110,6 +114,23 @@ pub const COLUMNS: &[Column] = &[
     Column {
         title: "Rust",
         cell: |row| run_cell(&row.rust),
+    },
+    Column {
+        title: "syscalls",
+        cell: |row| match row.syscalls.as_deref() {
+            Some(v) => Cell {
+                text: v.to_owned(),
+                color: Some(match v {
+                    "same" => Color::Green,
+                    "differs" => Color::Red,
+                    _ => Color::Yellow,
+                }),
+            },
+            None => Cell {
+                text: "-".to_owned(),
+                color: None,
+            },
+        },
     },
 ];
 
