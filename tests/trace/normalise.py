@@ -442,15 +442,13 @@ STEPS = [
     (r"^(recv\w*|send\w*|read|write)\(", "step 8: recv/send"),
     (r"^recv/send", "step 8: error, the peer reset the connection"),
     (r"^shutdown\(", "half-close: shutdown(SHUT_WR) sends FIN"),
-    (r"^close\(", "step 9: close"),
+    (r"^close\(", "close: the fd goes (step 9 when it ends a session)"),
 ]
 
 
 def annotate(line, child=False):
     for pat, step in STEPS:
         if re.search(pat, line):
-            if child and line.startswith("close(") and step == "step 9: close":
-                pass
             return "%-72s # %s" % (line, step)
     return line
 
