@@ -42,7 +42,7 @@ rust: | build/rust
 	$(CARGO) build --release --bins
 	cp --remove-destination $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
-test: all deps test-unit lint test-asan docs-check trace-compare
+test: all deps test-unit test-twins lint test-asan docs-check trace-compare
 	IMPL=both $(CARGO) test --release --test suite
 
 test-c: c rust deps
@@ -66,11 +66,12 @@ test-unit:
 	$(CARGO) test --release --lib --bins
 
 lint:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 compare: all deps
 	$(CARGO) test --release --test suite -- --compare
+	$(MAKE) --no-print-directory compare-twins
 
 # Real peers the suite talks to, and the demo's tools (tmux, ss, strace); installed only when
 # missing (Debian, as root or via sudo).

@@ -1,0 +1,1677 @@
+//! Function-level twins (issue 3, part 2): every test is written once, generic over
+//! [`Chapter`], and [`twin_test!`] instantiates it as `NAME::c` (the C of `c_reference/`) and
+//! `NAME::rust` (the port in `src/`). `make compare-twins` prints one row per test.
+//!
+//! Ground rules (every test is a thread of one process, as in `src/unit_tests.rs`):
+//! * network: 127.0.0.1 and kernel-chosen ports only (plus the `INADDR_ANY` bind that
+//!   `create_tcp_server(NULL, 0)` makes by design, only ever connected to through 127.0.0.1);
+//! * the test process's signal dispositions, fds 0/1/2 and rlimits are left alone, except a
+//!   `SIGUSR1` counter installed once without `SA_RESTART`, sent with `pthread_kill` to
+//!   interrupt one thread's blocking call;
+//! * whatever changes process-wide state or needs fd 1 (`setup_signal_handlers`,
+//!   `tcp_server_loop`, `simple_http_client`'s success path, the `FD_SETSIZE` guard) runs in a
+//!   *child role*: this test binary re-executed with [`ROLE_ENV`] set, which [`child_role`]
+//!   picks up before `main` (so before libtest starts a thread or prints a byte) and ends with
+//!   `_exit`. No bare `fork` from the multi-threaded test process;
+//! * every fd is owned by an [`Fd`] guard; waits that only end if the code under test works are
+//!   bounded by [`FAILSAFE`] and then fail.
+
+use std::ffi::{CString, OsStr};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::ExitStatusExt;
+use std::os::unix::thread::JoinHandleExt;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use std::{mem, ptr};
+
+use errno::{Errno, errno, set_errno};
+use libc::{c_int, c_long, sockaddr, sockaddr_in, socklen_t};
+use tcp_chapter_twins::{C, Chapter, Rust};
+
+/// Upper bound on any wait that only ends if the code under test works.
+const FAILSAFE: Duration = Duration::from_secs(30);
+
+const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
+
+/// The chapter's `LISTEN_BACKLOG` (server.h, server.rs).
+const LISTEN_BACKLOG: u32 = 128;
+
+/// `TCP_LISTEN` of the kernel's `enum tcp_state` (as `tcpi_state` reports it).
+const TCP_LISTEN: u8 = 10;
+
+/// Writes each test once, for both implementations: `twin_test!(name)` turns the generic
+/// `fn name<I: Chapter>()` into the tests `name::c` and `name::rust`.
+macro_rules! twin_test {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn c() {
+                super::$name::<tcp_chapter_twins::C>()
+            }
+            #[test]
+            fn rust() {
+                super::$name::<tcp_chapter_twins::Rust>()
+            }
+        }
+    )*};
+}
+
+// =============================================================================================
+// Fds, errno, socket options (as in src/unit_tests.rs)
+// =============================================================================================
+
+/// An fd the test owns; closed on drop.
+struct Fd(c_int);
+
+impl Fd {
+    fn new(fd: c_int, what: &str) -> Fd {
+        assert!(fd >= 0, "{what}: {}", io::Error::last_os_error());
+        Fd(fd)
+    }
+
+    fn raw(&self) -> c_int {
+        self.0
+    }
+
+    /// Gives the fd away (to `handle_client`, which closes it).
+    fn into_raw(self) -> c_int {
+        let fd = self.0;
+        mem::forget(self);
+        fd
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: this guard owns the fd and nothing uses it after the drop.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+fn describe(e: i32) -> String {
+    format!("{} (errno {e})", io::Error::from_raw_os_error(e))
+}
+
+/// Asserts that a call returned -1 with `errno == want` (`e` read right after it).
+fn assert_failed(rc: c_int, e: i32, want: i32, what: &str) {
+    assert_eq!(
+        rc,
+        -1,
+        "{what}: returned {rc}, expected -1 with {}",
+        describe(want)
+    );
+    assert_eq!(
+        e,
+        want,
+        "{what}: errno is {}, expected {}",
+        describe(e),
+        describe(want)
+    );
+}
+
+/// [`assert_failed`] for a call that returns an fd: an fd it wrongly returned is closed first.
+fn assert_fd_call_failed(rc: c_int, e: i32, want: i32, what: &str) {
+    if rc > 2 {
+        drop(Fd(rc));
+    }
+    assert_failed(rc, e, want, what);
+}
+
+fn sockopt_int(fd: c_int, level: c_int, name: c_int, what: &str) -> c_int {
+    let mut v: c_int = -1;
+    let mut len = mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: `v` is a live c_int and `len` holds its size.
+    let rc = unsafe { libc::getsockopt(fd, level, name, (&raw mut v).cast(), &mut len) };
+    assert_eq!(rc, 0, "getsockopt {what}: {}", io::Error::last_os_error());
+    v
+}
+
+fn set_sockopt_int(fd: c_int, level: c_int, name: c_int, v: c_int, what: &str) {
+    // SAFETY: `v` is a live c_int and its size is passed with it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const v).cast(),
+            mem::size_of::<c_int>() as socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt {what}: {}", io::Error::last_os_error());
+}
+
+fn sockopt_timeval(fd: c_int, name: c_int, what: &str) -> (i64, i64) {
+    let mut tv = libc::timeval {
+        tv_sec: -1,
+        tv_usec: -1,
+    };
+    let mut len = mem::size_of::<libc::timeval>() as socklen_t;
+    // SAFETY: `tv` is a live timeval and `len` holds its size.
+    let rc =
+        unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, (&raw mut tv).cast(), &mut len) };
+    assert_eq!(rc, 0, "getsockopt {what}: {}", io::Error::last_os_error());
+    (tv.tv_sec, tv.tv_usec)
+}
+
+fn tcp_info(fd: c_int) -> libc::tcp_info {
+    // SAFETY: `tcp_info` is plain integers; all-zero is a valid value.
+    let mut info: libc::tcp_info = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::tcp_info>() as socklen_t;
+    // SAFETY: `info` is writable for `len` bytes (the kernel may fill fewer).
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0, "getsockopt TCP_INFO: {}", io::Error::last_os_error());
+    info
+}
+
+fn to_sockaddr(addr: SocketAddrV4) -> sockaddr_in {
+    // SAFETY: `sockaddr_in` is plain data; all-zero is a valid value.
+    let mut sa: sockaddr_in = unsafe { mem::zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_port = addr.port().to_be();
+    sa.sin_addr.s_addr = u32::from(*addr.ip()).to_be();
+    sa
+}
+
+fn from_sockaddr(sa: &sockaddr_in) -> SocketAddrV4 {
+    assert_eq!(sa.sin_family, libc::AF_INET as libc::sa_family_t, "family");
+    SocketAddrV4::new(
+        Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)),
+        u16::from_be(sa.sin_port),
+    )
+}
+
+fn local_addr(fd: c_int) -> SocketAddrV4 {
+    // SAFETY: `sockaddr_in` is plain data; all-zero is a valid value.
+    let mut sa: sockaddr_in = unsafe { mem::zeroed() };
+    let mut len = SOCKADDR_IN_LEN;
+    // SAFETY: `sa` is writable for `len` bytes.
+    let rc = unsafe { libc::getsockname(fd, (&raw mut sa).cast::<sockaddr>(), &mut len) };
+    assert_eq!(rc, 0, "getsockname: {}", io::Error::last_os_error());
+    from_sockaddr(&sa)
+}
+
+fn peer_addr(fd: c_int) -> SocketAddrV4 {
+    // SAFETY: `sockaddr_in` is plain data; all-zero is a valid value.
+    let mut sa: sockaddr_in = unsafe { mem::zeroed() };
+    let mut len = SOCKADDR_IN_LEN;
+    // SAFETY: `sa` is writable for `len` bytes.
+    let rc = unsafe { libc::getpeername(fd, (&raw mut sa).cast::<sockaddr>(), &mut len) };
+    assert_eq!(rc, 0, "getpeername: {}", io::Error::last_os_error());
+    from_sockaddr(&sa)
+}
+
+fn std_v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
+    match addr {
+        std::net::SocketAddr::V4(a) => a,
+        other => panic!("not IPv4: {other}"),
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (a listener's, after it is dropped).
+fn closed_port() -> u16 {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    l.local_addr().expect("local_addr").port()
+}
+
+fn tcp_socket(flags: c_int) -> Fd {
+    // SAFETY: plain syscall with constant arguments.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC | flags,
+            0,
+        )
+    };
+    Fd::new(fd, "socket")
+}
+
+/// Polls `fd` for `events` until ready; fails after [`FAILSAFE`].
+fn wait_ready(fd: c_int, events: i16, what: &str) -> i16 {
+    let mut p = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let deadline = Instant::now() + FAILSAFE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // SAFETY: `p` is one live pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, left.as_millis() as c_int) };
+        if n > 0 {
+            return p.revents;
+        }
+        assert!(
+            n == 0 || errno().0 == libc::EINTR,
+            "poll {what}: {}",
+            io::Error::last_os_error()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not ready after {FAILSAFE:?}"
+        );
+    }
+}
+
+/// `accept` on a listener that has (or is about to have) a connection queued.
+fn accept_one(listener: c_int) -> Fd {
+    wait_ready(listener, libc::POLLIN, "accept");
+    // SAFETY: null address pointers are allowed.
+    Fd::new(
+        unsafe { libc::accept(listener, ptr::null_mut(), ptr::null_mut()) },
+        "accept",
+    )
+}
+
+// =============================================================================================
+// Data through sockets
+// =============================================================================================
+
+/// Deterministic pseudo-random bytes (xorshift64): any reordering or loss shows.
+fn patterned(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
+    if got != want {
+        let first = got.iter().zip(want).position(|(a, b)| a != b);
+        panic!(
+            "{what}: got {} bytes, want {}; first difference at {first:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// `send` until all of `data` is out (`MSG_NOSIGNAL`, `EINTR` retried); fails on an error.
+fn send_all(fd: c_int, mut data: &[u8]) {
+    while !data.is_empty() {
+        // SAFETY: `data` is a live slice and its length is passed with it.
+        let n = unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            assert_eq!(
+                errno().0,
+                libc::EINTR,
+                "send: {}",
+                io::Error::last_os_error()
+            );
+            continue;
+        }
+        data = &data[n as usize..];
+    }
+}
+
+fn shutdown_write(fd: c_int) {
+    // SAFETY: plain syscall on an fd the caller holds.
+    let rc = unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+    assert_eq!(rc, 0, "shutdown(SHUT_WR): {}", io::Error::last_os_error());
+}
+
+/// One `read` of at most `max` bytes once `fd` is readable; empty at EOF.
+fn read_some(fd: c_int, max: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; max];
+    loop {
+        wait_ready(fd, libc::POLLIN, "read");
+        // SAFETY: `buf` is writable for its full length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            buf.truncate(n as usize);
+            return buf;
+        }
+        assert_eq!(
+            errno().0,
+            libc::EINTR,
+            "read: {}",
+            io::Error::last_os_error()
+        );
+    }
+}
+
+fn read_exact(fd: c_int, len: usize) -> Vec<u8> {
+    let mut got = Vec::with_capacity(len);
+    while got.len() < len {
+        let chunk = read_some(fd, len - got.len());
+        assert!(!chunk.is_empty(), "EOF after {} of {len} bytes", got.len());
+        got.extend_from_slice(&chunk);
+    }
+    got
+}
+
+fn read_to_eof(fd: c_int) -> Vec<u8> {
+    let mut got = Vec::new();
+    loop {
+        let chunk = read_some(fd, 64 * 1024);
+        if chunk.is_empty() {
+            return got;
+        }
+        got.extend_from_slice(&chunk);
+    }
+}
+
+/// Reads to EOF in small chunks of varying size (1..=1499 bytes), so the writer side keeps
+/// finding its buffers full.
+fn read_to_eof_slowly(fd: c_int) -> Vec<u8> {
+    let mut got = Vec::new();
+    for i in 0usize.. {
+        let chunk = read_some(fd, 1 + (i * 7919) % 1499);
+        if chunk.is_empty() {
+            break;
+        }
+        got.extend_from_slice(&chunk);
+    }
+    got
+}
+
+fn socketpair() -> (Fd, Fd) {
+    let mut fds = [-1 as c_int; 2];
+    // SAFETY: `fds` has room for the two fds.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    assert_eq!(rc, 0, "socketpair: {}", io::Error::last_os_error());
+    (Fd(fds[0]), Fd(fds[1]))
+}
+
+/// A thread that sends `data` on `fd`, then `shutdown(SHUT_WR)`.
+fn spawn_writer(fd: Arc<Fd>, data: Vec<u8>) -> JoinHandle<()> {
+    thread::spawn(move || {
+        send_all(fd.raw(), &data);
+        shutdown_write(fd.raw());
+    })
+}
+
+// =============================================================================================
+// Threads, signals (as in src/unit_tests.rs)
+// =============================================================================================
+
+/// How many `SIGUSR1` handlers have run, in any thread.
+static SIGUSR1_HANDLED: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn on_sigusr1(_sig: c_int) {
+    SIGUSR1_HANDLED.fetch_add(1, SeqCst);
+}
+
+/// Installs the counting `SIGUSR1` handler once, without `SA_RESTART`: a blocking call it
+/// interrupts returns `EINTR` (or a partial count) to the code under test.
+fn install_sigusr1() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `struct sigaction` is plain data; all-zero is a valid value.
+        let mut sa: libc::sigaction = unsafe { mem::zeroed() };
+        sa.sa_sigaction = on_sigusr1 as extern "C" fn(c_int) as libc::sighandler_t;
+        sa.sa_flags = 0; // no SA_RESTART
+        // SAFETY: `sa.sa_mask` is a live sigset_t; `sa` is initialised; null old action.
+        let rc = unsafe {
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGUSR1, &sa, ptr::null_mut())
+        };
+        assert_eq!(rc, 0, "sigaction SIGUSR1: {}", io::Error::last_os_error());
+    });
+}
+
+/// Tests that send `SIGUSR1` run one at a time, so [`SIGUSR1_HANDLED`] counts only theirs.
+static SIGNAL_TESTS: Mutex<()> = Mutex::new(());
+
+fn signal_test() -> MutexGuard<'static, ()> {
+    let guard = SIGNAL_TESTS.lock().unwrap_or_else(PoisonError::into_inner);
+    install_sigusr1();
+    guard
+}
+
+fn gettid() -> libc::pid_t {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// The system call thread `tid` of this process sleeps in, from `/proc`: `None` while it runs.
+fn blocked_syscall(tid: libc::pid_t) -> Option<c_long> {
+    let s = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Spins until thread `tid` sleeps in one of `syscalls` (true), or `done` is set (false).
+fn wait_blocked_in(tid: libc::pid_t, syscalls: &[c_long], done: &AtomicBool) -> bool {
+    let deadline = Instant::now() + FAILSAFE;
+    loop {
+        if done.load(SeqCst) {
+            return false;
+        }
+        let now_in = blocked_syscall(tid);
+        if now_in.is_some_and(|n| syscalls.contains(&n)) {
+            return true;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "thread {tid} not blocked in {syscalls:?} after {FAILSAFE:?} (now: {now_in:?})"
+        );
+        thread::yield_now();
+    }
+}
+
+/// `pthread_kill(SIGUSR1)`, then spins until a handler ran (true) or `done` is set (false).
+fn signal_and_wait(thread: libc::pthread_t, done: &AtomicBool) -> bool {
+    let before = SIGUSR1_HANDLED.load(SeqCst);
+    // SAFETY: `thread` belongs to a JoinHandle not joined yet, so it is still valid.
+    let rc = unsafe { libc::pthread_kill(thread, libc::SIGUSR1) };
+    assert!(
+        rc == 0 || done.load(SeqCst),
+        "pthread_kill: {}",
+        describe(rc)
+    );
+    let deadline = Instant::now() + FAILSAFE;
+    loop {
+        if SIGUSR1_HANDLED.load(SeqCst) > before {
+            return true;
+        }
+        if done.load(SeqCst) {
+            return false;
+        }
+        assert!(Instant::now() < deadline, "SIGUSR1 never handled");
+        thread::yield_now();
+    }
+}
+
+/// A thread running `handle_client` on one end of a connection.
+struct Session {
+    thread: JoinHandle<()>,
+    tid: libc::pid_t,
+    /// Set once `handle_client` has returned.
+    done: Arc<AtomicBool>,
+}
+
+impl Session {
+    fn pthread(&self) -> libc::pthread_t {
+        self.thread.as_pthread_t()
+    }
+
+    fn join(self) {
+        self.thread.join().expect("handle_client thread panicked");
+    }
+}
+
+/// Runs `I::handle_client(fd, 127.0.0.1:40000)` in a thread (the address is only printed).
+fn spawn_handle_client<I: Chapter>(fd: Fd) -> Session {
+    let fd = fd.into_raw();
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let finished = Arc::clone(&done);
+    let thread = thread::spawn(move || {
+        tx.send(gettid()).expect("send tid");
+        let mut addr = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40000));
+        // SAFETY: `fd` is a connected stream socket this thread owns (handle_client closes
+        // it); `addr` is a live sockaddr_in.
+        unsafe { I::handle_client(fd, &mut addr) };
+        finished.store(true, SeqCst);
+    });
+    let tid = rx.recv().expect("handle_client thread started");
+    Session { thread, tid, done }
+}
+
+// =============================================================================================
+// A listener whose accept queue is full: a further connect gets no SYN-ACK
+// =============================================================================================
+
+struct FullListener {
+    port: u16,
+    _fillers: Vec<Fd>,
+    _listener: Fd,
+}
+
+/// Whether the accept queue of listener `fd` is full, by the kernel's own test
+/// (`sk_ack_backlog > sk_max_ack_backlog`), read back with `TCP_INFO` (for a listener
+/// `tcpi_unacked` is the queue length, `tcpi_sacked` the backlog).
+fn accept_queue_full(fd: c_int) -> bool {
+    let info = tcp_info(fd);
+    assert_eq!(info.tcpi_state, TCP_LISTEN, "not a listener");
+    info.tcpi_unacked > info.tcpi_sacked
+}
+
+/// `listen(fd, 0)` on 127.0.0.1, then non-blocking connects it never accepts until its accept
+/// queue is full.
+fn full_listener() -> FullListener {
+    let listener = tcp_socket(0);
+    let sa = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+    // SAFETY: `sa` is a live sockaddr_in and its size is passed.
+    let rc = unsafe { libc::bind(listener.raw(), (&raw const sa).cast(), SOCKADDR_IN_LEN) };
+    assert_eq!(rc, 0, "bind: {}", io::Error::last_os_error());
+    // SAFETY: plain syscall on our socket.
+    let rc = unsafe { libc::listen(listener.raw(), 0) };
+    assert_eq!(rc, 0, "listen: {}", io::Error::last_os_error());
+    let port = local_addr(listener.raw()).port();
+    let target = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+
+    let mut fillers = Vec::new();
+    let deadline = Instant::now() + FAILSAFE;
+    while !accept_queue_full(listener.raw()) {
+        assert!(
+            fillers.len() < 16,
+            "16 connections and the queue is not full"
+        );
+        let f = tcp_socket(libc::SOCK_NONBLOCK);
+        // SAFETY: `target` is a live sockaddr_in and its size is passed.
+        let rc = unsafe { libc::connect(f.raw(), (&raw const target).cast(), SOCKADDR_IN_LEN) };
+        assert!(
+            rc == 0 || errno().0 == libc::EINPROGRESS,
+            "filler connect: {}",
+            io::Error::last_os_error()
+        );
+        loop {
+            if accept_queue_full(listener.raw()) {
+                break;
+            }
+            let mut p = libc::pollfd {
+                fd: f.raw(),
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            // SAFETY: `p` is one live pollfd; timeout 0 only looks.
+            if unsafe { libc::poll(&mut p, 1, 0) } > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "filler connect never settled");
+            thread::yield_now();
+        }
+        fillers.push(f);
+    }
+    FullListener {
+        port,
+        _fillers: fillers,
+        _listener: listener,
+    }
+}
+
+// =============================================================================================
+// Child roles: this test binary re-executed, the role picked up before main
+// =============================================================================================
+
+/// Names the role of a re-executed test binary (`signals`, `fd_setsize`, `http`,
+/// `server_loop`); [`IMPL_ENV`] says which implementation (`c` or `rust`).
+const ROLE_ENV: &str = "TCP_CHAPTER_TWIN_ROLE";
+const IMPL_ENV: &str = "TCP_CHAPTER_TWIN_IMPL";
+/// The role's argument (a port), when it has one.
+const PORT_ENV: &str = "TCP_CHAPTER_TWIN_PORT";
+
+/// Runs from `.init_array`, before `main`: with [`ROLE_ENV`] set, the process is a child role
+/// and ends here with the role's exit code, single-threaded, before libtest has printed
+/// anything (fd 1 carries only what the code under test writes). Otherwise it returns and
+/// libtest starts as usual.
+extern "C" fn child_role() {
+    let Some(role) = std::env::var_os(ROLE_ENV) else {
+        return;
+    };
+    // Drop every fd inherited without FD_CLOEXEC (a chapter socket of a concurrent test), so
+    // this child never keeps another test's connection open.
+    // SAFETY: close_range(3, ~0, 0) closes fds this process does not use yet.
+    unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    let code = match std::env::var(IMPL_ENV).as_deref() {
+        Ok("c") => run_role::<C>(&role),
+        Ok("rust") => run_role::<Rust>(&role),
+        other => {
+            eprintln!("{IMPL_ENV}: {other:?}");
+            90
+        }
+    };
+    let _ = io::stdout().flush();
+    // SAFETY: flushes C stdio (NULL: every stream), then ends the process at once: no
+    // libtest, no atexit handlers of the parent's.
+    unsafe {
+        libc::fflush(ptr::null_mut());
+        libc::_exit(code)
+    }
+}
+
+#[used]
+#[unsafe(link_section = ".init_array")]
+static CHILD_ROLE: extern "C" fn() = child_role;
+
+fn run_role<I: Chapter>(role: &OsStr) -> c_int {
+    match role.to_str() {
+        Some("signals") => role_signals::<I>(),
+        Some("fd_setsize") => role_fd_setsize::<I>(),
+        Some("http") => role_http::<I>(),
+        Some("server_loop") => role_server_loop::<I>(),
+        _ => {
+            eprintln!("unknown role {role:?}");
+            91
+        }
+    }
+}
+
+fn role_port() -> u16 {
+    std::env::var(PORT_ENV)
+        .expect("port")
+        .parse()
+        .expect("port number")
+}
+
+/// Runs `role` for implementation `I` in a re-executed test binary; `port` goes in
+/// [`PORT_ENV`]. stdin is /dev/null.
+fn role_command<I: Chapter>(role: &str, port: Option<u16>) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+    cmd.env(ROLE_ENV, role)
+        .env(IMPL_ENV, I::NAME)
+        .env_remove("TRACE")
+        .stdin(Stdio::null());
+    if let Some(p) = port {
+        cmd.env(PORT_ENV, p.to_string());
+    }
+    cmd
+}
+
+fn run_role_to_end<I: Chapter>(role: &str, port: Option<u16>) -> Output {
+    role_command::<I>(role, port)
+        .output()
+        .expect("re-execute the test binary")
+}
+
+fn explain(out: &Output) -> String {
+    format!(
+        "{} child: {}\nstdout: {:?}\nstderr: {}",
+        out.status,
+        out.status
+            .code()
+            .map_or("no exit code".to_string(), |c| format!("exit {c}")),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+// =============================================================================================
+// create_tcp_server
+// =============================================================================================
+
+fn create_tcp_server_null_addr_listens_on_any_with_reuse_options<I: Chapter>() {
+    // SAFETY: a null address is allowed (INADDR_ANY).
+    let fd = Fd::new(
+        unsafe { I::create_tcp_server(ptr::null(), 0) },
+        "create_tcp_server(NULL, 0)",
+    );
+    let raw = fd.raw();
+    let sol = libc::SOL_SOCKET;
+    assert_eq!(
+        sockopt_int(raw, sol, libc::SO_REUSEADDR, "SO_REUSEADDR"),
+        1,
+        "SO_REUSEADDR"
+    );
+    assert_eq!(
+        sockopt_int(raw, sol, libc::SO_REUSEPORT, "SO_REUSEPORT"),
+        1,
+        "SO_REUSEPORT"
+    );
+    assert_eq!(
+        sockopt_int(raw, sol, libc::SO_ACCEPTCONN, "SO_ACCEPTCONN"),
+        1,
+        "listening"
+    );
+    assert_eq!(
+        sockopt_int(raw, sol, libc::SO_DOMAIN, "SO_DOMAIN"),
+        libc::AF_INET
+    );
+    assert_eq!(
+        sockopt_int(raw, sol, libc::SO_TYPE, "SO_TYPE"),
+        libc::SOCK_STREAM
+    );
+    let local = local_addr(raw);
+    assert_eq!(
+        *local.ip(),
+        Ipv4Addr::UNSPECIFIED,
+        "NULL must bind INADDR_ANY"
+    );
+    assert_ne!(local.port(), 0, "port 0 must become the kernel's choice");
+
+    // listen(fd, LISTEN_BACKLOG): the kernel keeps min(backlog, somaxconn).
+    let somaxconn: u32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .expect("read somaxconn")
+        .trim()
+        .parse()
+        .expect("somaxconn");
+    assert_eq!(
+        tcp_info(raw).tcpi_sacked,
+        somaxconn.min(LISTEN_BACKLOG),
+        "listen backlog"
+    );
+
+    let client = TcpStream::connect((Ipv4Addr::LOCALHOST, local.port())).expect("connect");
+    let conn = accept_one(raw);
+    assert_eq!(
+        peer_addr(conn.raw()),
+        std_v4(client.local_addr().expect("local_addr"))
+    );
+}
+
+fn create_tcp_server_binds_the_given_ipv4_literal_with_reuse_options<I: Chapter>() {
+    // SAFETY: NUL-terminated literal.
+    let fd = Fd::new(
+        unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), 0) },
+        "create_tcp_server(127.0.0.1, 0)",
+    );
+    let raw = fd.raw();
+    assert_eq!(
+        sockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, "SO_REUSEADDR"),
+        1,
+        "SO_REUSEADDR"
+    );
+    assert_eq!(
+        sockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEPORT, "SO_REUSEPORT"),
+        1,
+        "SO_REUSEPORT"
+    );
+    let local = local_addr(raw);
+    assert_eq!(*local.ip(), Ipv4Addr::LOCALHOST);
+    assert_ne!(local.port(), 0);
+    let client = TcpStream::connect((Ipv4Addr::LOCALHOST, local.port())).expect("connect");
+    let conn = accept_one(raw);
+    assert_eq!(
+        peer_addr(conn.raw()),
+        std_v4(client.local_addr().expect("local_addr"))
+    );
+}
+
+fn create_tcp_server_rejects_a_bad_address_with_einval<I: Chapter>() {
+    for addr in [
+        c"999.1.1.1",
+        c"localhost",
+        c"1.2.3",
+        c"",
+        c"::1",
+        c"127.0.0.1 ",
+    ] {
+        set_errno(Errno(0)); // inet_pton leaves errno alone on a bad address
+        // SAFETY: NUL-terminated literal.
+        let rc = unsafe { I::create_tcp_server(addr.as_ptr(), 0) };
+        let e = errno().0;
+        assert_fd_call_failed(rc, e, libc::EINVAL, &format!("create_tcp_server({addr:?})"));
+    }
+}
+
+fn create_tcp_server_port_held_without_so_reuseport_is_eaddrinuse<I: Chapter>() {
+    // std's listener sets SO_REUSEADDR but not SO_REUSEPORT: a second bind must fail.
+    let held = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = held.local_addr().expect("local_addr").port();
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), port) };
+    let e = errno().0;
+    assert_fd_call_failed(
+        rc,
+        e,
+        libc::EADDRINUSE,
+        "create_tcp_server(127.0.0.1, held port)",
+    );
+    set_errno(Errno(0));
+    // SAFETY: a null address is allowed.
+    let rc = unsafe { I::create_tcp_server(ptr::null(), port) };
+    let e = errno().0;
+    assert_fd_call_failed(
+        rc,
+        e,
+        libc::EADDRINUSE,
+        "create_tcp_server(NULL, held port)",
+    );
+}
+
+fn create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport<I: Chapter>() {
+    // SAFETY: NUL-terminated literal.
+    let first = Fd::new(
+        unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), 0) },
+        "first",
+    );
+    let port = local_addr(first.raw()).port();
+    // SAFETY: NUL-terminated literal.
+    let second = Fd::new(
+        unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), port) },
+        "second",
+    );
+    assert_eq!(local_addr(second.raw()), local_addr(first.raw()));
+}
+
+twin_test!(
+    create_tcp_server_null_addr_listens_on_any_with_reuse_options,
+    create_tcp_server_binds_the_given_ipv4_literal_with_reuse_options,
+    create_tcp_server_rejects_a_bad_address_with_einval,
+    create_tcp_server_port_held_without_so_reuseport_is_eaddrinuse,
+    create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport,
+);
+
+// =============================================================================================
+// tcp_client_connect
+// =============================================================================================
+
+fn tcp_client_connect_connects_with_5_s_timeouts<I: Chapter>() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("local_addr").port();
+    // SAFETY: NUL-terminated literal.
+    let fd = Fd::new(
+        unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), port) },
+        "connect",
+    );
+    let raw = fd.raw();
+    assert_eq!(
+        sockopt_timeval(raw, libc::SO_SNDTIMEO, "SO_SNDTIMEO"),
+        (5, 0)
+    );
+    assert_eq!(
+        sockopt_timeval(raw, libc::SO_RCVTIMEO, "SO_RCVTIMEO"),
+        (5, 0)
+    );
+    assert_eq!(peer_addr(raw), SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    // SAFETY: F_GETFL takes no pointer argument.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    assert_eq!(flags & libc::O_NONBLOCK, 0, "blocking socket");
+
+    wait_ready(listener.as_raw_fd(), libc::POLLIN, "accept");
+    let (mut server_side, peer) = listener.accept().expect("accept");
+    assert_eq!(std_v4(peer), local_addr(raw));
+    send_all(raw, b"ping");
+    let mut buf = [0u8; 4];
+    server_side.read_exact(&mut buf).expect("read");
+    assert_eq!(&buf, b"ping");
+}
+
+fn tcp_client_connect_to_a_closed_port_is_econnrefused<I: Chapter>() {
+    let port = closed_port();
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), port) };
+    let e = errno().0;
+    assert_fd_call_failed(rc, e, libc::ECONNREFUSED, "tcp_client_connect(closed port)");
+}
+
+fn tcp_client_connect_rejects_a_bad_address_with_einval<I: Chapter>() {
+    for addr in [c"localhost", c"999.1.1.1", c"127.0.0.1 ", c""] {
+        set_errno(Errno(0));
+        // SAFETY: NUL-terminated literal.
+        let rc = unsafe { I::tcp_client_connect(addr.as_ptr(), 80) };
+        let e = errno().0;
+        assert_fd_call_failed(
+            rc,
+            e,
+            libc::EINVAL,
+            &format!("tcp_client_connect({addr:?})"),
+        );
+    }
+}
+
+fn tcp_client_connect_times_out_after_5_s_with_etimedout<I: Chapter>() {
+    let full = full_listener();
+    set_errno(Errno(0));
+    let start = Instant::now();
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), full.port) };
+    let e = errno().0;
+    let took = start.elapsed();
+    assert_fd_call_failed(
+        rc,
+        e,
+        libc::ETIMEDOUT,
+        "tcp_client_connect(full accept queue)",
+    );
+    assert!(
+        (4.5..7.0).contains(&took.as_secs_f64()),
+        "gave up after {took:?}, expected ~5 s"
+    );
+}
+
+twin_test!(
+    tcp_client_connect_connects_with_5_s_timeouts,
+    tcp_client_connect_to_a_closed_port_is_econnrefused,
+    tcp_client_connect_rejects_a_bad_address_with_einval,
+    tcp_client_connect_times_out_after_5_s_with_etimedout,
+);
+
+// =============================================================================================
+// tcp_connect_nonblocking
+// =============================================================================================
+
+fn tcp_connect_nonblocking_connects_and_returns_a_blocking_fd<I: Chapter>() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("local_addr").port();
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), port, 2000) };
+    let fd = Fd::new(rc, "tcp_connect_nonblocking");
+    // SAFETY: F_GETFL takes no pointer argument.
+    let flags = unsafe { libc::fcntl(fd.raw(), libc::F_GETFL) };
+    assert!(flags >= 0, "fcntl: {}", io::Error::last_os_error());
+    assert_eq!(flags & libc::O_NONBLOCK, 0, "O_NONBLOCK still set");
+    assert_eq!(
+        peer_addr(fd.raw()),
+        SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)
+    );
+    assert_eq!(
+        sockopt_int(fd.raw(), libc::SOL_SOCKET, libc::SO_ERROR, "SO_ERROR"),
+        0
+    );
+
+    wait_ready(listener.as_raw_fd(), libc::POLLIN, "accept");
+    let (mut server_side, peer) = listener.accept().expect("accept");
+    assert_eq!(std_v4(peer), local_addr(fd.raw()));
+    send_all(fd.raw(), b"pong");
+    let mut buf = [0u8; 4];
+    server_side.read_exact(&mut buf).expect("read");
+    assert_eq!(&buf, b"pong");
+}
+
+fn tcp_connect_nonblocking_to_a_closed_port_is_econnrefused<I: Chapter>() {
+    let port = closed_port();
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), port, 2000) };
+    let e = errno().0;
+    assert_fd_call_failed(
+        rc,
+        e,
+        libc::ECONNREFUSED,
+        "tcp_connect_nonblocking(closed port)",
+    );
+}
+
+fn tcp_connect_nonblocking_rejects_a_bad_address_with_einval<I: Chapter>() {
+    for addr in [c"localhost", c"999.1.1.1", c"1.2.3.4.5", c""] {
+        set_errno(Errno(0));
+        // SAFETY: NUL-terminated literal.
+        let rc = unsafe { I::tcp_connect_nonblocking(addr.as_ptr(), 80, 200) };
+        let e = errno().0;
+        assert_fd_call_failed(
+            rc,
+            e,
+            libc::EINVAL,
+            &format!("tcp_connect_nonblocking({addr:?})"),
+        );
+    }
+}
+
+fn tcp_connect_nonblocking_times_out_with_etimedout<I: Chapter>() {
+    let full = full_listener();
+    set_errno(Errno(0));
+    let start = Instant::now();
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), full.port, 200) };
+    let e = errno().0;
+    let took = start.elapsed();
+    assert_fd_call_failed(
+        rc,
+        e,
+        libc::ETIMEDOUT,
+        "tcp_connect_nonblocking(full, 200 ms)",
+    );
+    assert!(
+        (0.15..1.5).contains(&took.as_secs_f64()),
+        "gave up after {took:?}, expected ~200 ms"
+    );
+}
+
+#[cfg(target_arch = "x86_64")]
+const SELECT_SYSCALLS: &[c_long] = &[libc::SYS_select, libc::SYS_pselect6];
+#[cfg(not(target_arch = "x86_64"))]
+const SELECT_SYSCALLS: &[c_long] = &[libc::SYS_pselect6];
+
+fn tcp_connect_nonblocking_keeps_its_deadline_across_signals<I: Chapter>() {
+    let _s = signal_test();
+    let full = full_listener();
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let finished = Arc::clone(&done);
+    let port = full.port;
+    let thread = thread::spawn(move || {
+        tx.send(gettid()).expect("send tid");
+        let start = Instant::now();
+        // SAFETY: NUL-terminated literal.
+        let rc = unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), port, 600) };
+        let e = errno().0;
+        let took = start.elapsed();
+        finished.store(true, SeqCst);
+        (rc, e, took)
+    });
+    let tid = rx.recv().expect("tid");
+    // Each EINTR of select() must be retried with the time left: the call still ends at 600 ms.
+    let mut signals = 0;
+    let stop = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < stop && wait_blocked_in(tid, SELECT_SYSCALLS, &done) {
+        if signal_and_wait(thread.as_pthread_t(), &done) {
+            signals += 1;
+        }
+    }
+    let (rc, e, took) = thread.join().expect("connect thread");
+    assert!(signals > 0, "select was never interrupted");
+    assert_fd_call_failed(rc, e, libc::ETIMEDOUT, "tcp_connect_nonblocking(signalled)");
+    assert!(
+        (0.55..3.0).contains(&took.as_secs_f64()),
+        "gave up after {took:?} ({signals} signals), expected ~600 ms"
+    );
+}
+
+/// Child role `fd_setsize`: every fd below `FD_SETSIZE` taken, so the connecting socket is fd
+/// 1024, on which `FD_SET` would write past the `fd_set`. Exit 0 when the call refuses it
+/// (-1, `EINVAL`, at once, the fd closed); otherwise a code [`FD_SETSIZE_CODES`] explains.
+fn role_fd_setsize<I: Chapter>() -> c_int {
+    let full = full_listener(); // connect() gives EINPROGRESS, so select() would be next
+    let want = libc::FD_SETSIZE as c_int;
+    let lim = libc::rlimit {
+        rlim_cur: 4096,
+        rlim_max: 4096,
+    };
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `old` is a live rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) } != 0 {
+        return 30;
+    }
+    if old.rlim_cur < lim.rlim_cur {
+        let new = libc::rlimit {
+            rlim_cur: lim.rlim_cur.min(old.rlim_max),
+            rlim_max: old.rlim_max,
+        };
+        // SAFETY: `new` is a live rlimit; this child's own limit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 || new.rlim_cur <= 1100 {
+            return 31;
+        }
+    }
+    // SAFETY: NUL-terminated literal.
+    let devnull = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+    if devnull < 0 {
+        return 32;
+    }
+    for fd in 3..want {
+        // SAFETY: F_GETFD takes no pointer; dup2 only onto a free fd.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 && unsafe { libc::dup2(devnull, fd) } != fd
+        {
+            return 33;
+        }
+    }
+    set_errno(Errno(0));
+    let start = Instant::now();
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), full.port, 2000) };
+    let e = errno().0;
+    let took = start.elapsed();
+    if rc != -1 {
+        return 34;
+    }
+    if e != libc::EINVAL {
+        eprintln!("errno {}", describe(e));
+        return 35;
+    }
+    if took > Duration::from_millis(1000) {
+        return 36;
+    }
+    // SAFETY: F_GETFD takes no pointer argument.
+    if unsafe { libc::fcntl(want, libc::F_GETFD) } >= 0 {
+        return 37;
+    }
+    0
+}
+
+const FD_SETSIZE_CODES: &[(i32, &str)] = &[
+    (30, "getrlimit failed"),
+    (31, "cannot raise RLIMIT_NOFILE above 1100"),
+    (32, "open /dev/null failed"),
+    (33, "dup2 to fill the fds below FD_SETSIZE failed"),
+    (34, "returned an fd instead of -1"),
+    (35, "errno is not EINVAL"),
+    (36, "waited (no guard before select)"),
+    (37, "the fd >= FD_SETSIZE was left open"),
+];
+
+fn tcp_connect_nonblocking_refuses_an_fd_at_or_above_fd_setsize_in_a_child<I: Chapter>() {
+    let out = run_role_to_end::<I>("fd_setsize", None);
+    let code = out.status.code();
+    let why = FD_SETSIZE_CODES
+        .iter()
+        .find(|(c, _)| Some(*c) == code)
+        .map_or("", |(_, w)| *w);
+    assert_eq!(code, Some(0), "{why}\n{}", explain(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("select: fd 1024 >= FD_SETSIZE (1024), cannot wait on it"),
+        "stderr: {stderr}"
+    );
+}
+
+twin_test!(
+    tcp_connect_nonblocking_connects_and_returns_a_blocking_fd,
+    tcp_connect_nonblocking_to_a_closed_port_is_econnrefused,
+    tcp_connect_nonblocking_rejects_a_bad_address_with_einval,
+    tcp_connect_nonblocking_times_out_with_etimedout,
+    tcp_connect_nonblocking_keeps_its_deadline_across_signals,
+    tcp_connect_nonblocking_refuses_an_fd_at_or_above_fd_setsize_in_a_child,
+);
+
+// =============================================================================================
+// handle_client
+// =============================================================================================
+
+fn handle_client_echoes_1_mib_over_a_socketpair_then_closes<I: Chapter>() {
+    let (mine, theirs) = socketpair();
+    let session = spawn_handle_client::<I>(theirs);
+    let mine = Arc::new(mine);
+    let data = patterned(1 << 20, 1);
+    let writer = spawn_writer(Arc::clone(&mine), data.clone());
+    // handle_client never calls shutdown(), so EOF here means it closed its fd.
+    let echoed = read_to_eof(mine.raw());
+    writer.join().expect("writer");
+    assert_same_bytes(&echoed, &data, "echo");
+    session.join();
+}
+
+fn handle_client_completes_partial_writes_to_a_peer_with_a_tiny_receive_buffer<I: Chapter>() {
+    let (mine, theirs) = socketpair();
+    set_sockopt_int(
+        theirs.raw(),
+        libc::SOL_SOCKET,
+        libc::SO_SNDBUF,
+        1,
+        "SO_SNDBUF",
+    );
+    set_sockopt_int(
+        mine.raw(),
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUF,
+        1,
+        "SO_RCVBUF",
+    );
+    let sndbuf = sockopt_int(theirs.raw(), libc::SOL_SOCKET, libc::SO_SNDBUF, "SO_SNDBUF");
+    assert!(sndbuf < 16 * 1024, "SO_SNDBUF not shrunk: {sndbuf}");
+    let session = spawn_handle_client::<I>(theirs);
+    let mine = Arc::new(mine);
+    let data = patterned(4 << 20, 2);
+    let writer = spawn_writer(Arc::clone(&mine), data.clone());
+    let echoed = read_to_eof_slowly(mine.raw());
+    writer.join().expect("writer");
+    session.join();
+    assert_same_bytes(&echoed, &data, "echo through minimal buffers");
+}
+
+fn handle_client_survives_eintr_in_recv<I: Chapter>() {
+    let _s = signal_test();
+    let (mine, theirs) = socketpair();
+    let session = spawn_handle_client::<I>(theirs);
+    send_all(mine.raw(), b"before");
+    assert_eq!(read_exact(mine.raw(), 6), b"before");
+    // Each signal lands while the thread sleeps in recv(), which (no SA_RESTART) then fails
+    // with EINTR: handle_client must call recv() again, not end the session.
+    for round in 0..50 {
+        assert!(
+            wait_blocked_in(session.tid, &[libc::SYS_recvfrom], &session.done),
+            "handle_client returned after {round} signals"
+        );
+        assert!(
+            signal_and_wait(session.pthread(), &session.done),
+            "handle_client returned on signal {round}"
+        );
+    }
+    let after = patterned(100_000, 3);
+    let mine = Arc::new(mine);
+    let writer = spawn_writer(Arc::clone(&mine), after.clone());
+    let echoed = read_to_eof(mine.raw());
+    writer.join().expect("writer");
+    session.join();
+    assert_same_bytes(&echoed, &after, "echo after the signals");
+}
+
+fn handle_client_survives_eintr_in_send_and_resumes_partial_writes<I: Chapter>() {
+    let _s = signal_test();
+    let (mine, theirs) = socketpair();
+    set_sockopt_int(
+        theirs.raw(),
+        libc::SOL_SOCKET,
+        libc::SO_SNDBUF,
+        1,
+        "SO_SNDBUF",
+    );
+    set_sockopt_int(
+        mine.raw(),
+        libc::SOL_SOCKET,
+        libc::SO_RCVBUF,
+        1,
+        "SO_RCVBUF",
+    );
+    let session = spawn_handle_client::<I>(theirs);
+    let mine = Arc::new(mine);
+    let data = patterned(4 << 20, 4);
+    let writer = spawn_writer(Arc::clone(&mine), data.clone());
+    let mut echoed = Vec::new();
+    for round in 0..100 {
+        assert!(
+            wait_blocked_in(session.tid, &[libc::SYS_sendto], &session.done),
+            "handle_client returned after {round} signals"
+        );
+        assert!(
+            signal_and_wait(session.pthread(), &session.done),
+            "handle_client returned on signal {round}"
+        );
+        echoed.extend_from_slice(&read_some(mine.raw(), 3000));
+    }
+    echoed.extend_from_slice(&read_to_eof(mine.raw()));
+    writer.join().expect("writer");
+    session.join();
+    assert_same_bytes(&echoed, &data, "echo while signalled in send");
+}
+
+fn handle_client_stops_on_epipe_and_closes_its_fd<I: Chapter>() {
+    let (mine, theirs) = socketpair();
+    // SAFETY: plain syscall on our socket. Our end stops reading: handle_client's send fails.
+    let rc = unsafe { libc::shutdown(mine.raw(), libc::SHUT_RD) };
+    assert_eq!(rc, 0, "shutdown(SHUT_RD): {}", io::Error::last_os_error());
+    let session = spawn_handle_client::<I>(theirs);
+    send_all(mine.raw(), b"hello");
+    session.join(); // returns: send() got EPIPE (MSG_NOSIGNAL, so no SIGPIPE)
+    // SAFETY: a live 1-byte buffer.
+    let n = unsafe { libc::send(mine.raw(), b"x".as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+    let e = errno().0;
+    assert_failed(
+        n as c_int,
+        e,
+        libc::EPIPE,
+        "send after handle_client returned",
+    );
+}
+
+twin_test!(
+    handle_client_echoes_1_mib_over_a_socketpair_then_closes,
+    handle_client_completes_partial_writes_to_a_peer_with_a_tiny_receive_buffer,
+    handle_client_survives_eintr_in_recv,
+    handle_client_survives_eintr_in_send_and_resumes_partial_writes,
+    handle_client_stops_on_epipe_and_closes_its_fd,
+);
+
+// =============================================================================================
+// tcp_server_loop (in a child role, after setup_signal_handlers)
+// =============================================================================================
+
+/// Child role `server_loop`: `setup_signal_handlers()`, `create_tcp_server("127.0.0.1", 0)`,
+/// a line `twins-port N` on stderr, then `tcp_server_loop` (which returns only on failure).
+fn role_server_loop<I: Chapter>() -> c_int {
+    // SAFETY: this process is single-threaded (before main) and is this role only.
+    unsafe { I::setup_signal_handlers() };
+    // SAFETY: NUL-terminated literal.
+    let fd = unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), 0) };
+    if fd < 0 {
+        return 40;
+    }
+    let line = format!("twins-port {}\n", local_addr(fd).port());
+    // SAFETY: a live buffer and its length; one write, so the line arrives whole.
+    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    // SAFETY: `fd` listens; single-threaded, so the per-client fork is sound.
+    unsafe { I::tcp_server_loop(fd) };
+    41
+}
+
+/// A child process this test started; killed (by its pid) and reaped on drop.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The pids of `parent`'s children and whether each is a zombie, from `/proc/*/stat`.
+fn children_of(parent: u32) -> Vec<(u32, bool)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) S ppid ...": the fields after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut f = rest.split_whitespace();
+        let state = f.next().unwrap_or("");
+        if f.next().and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+            out.push((pid, state == "Z"));
+        }
+    }
+    out
+}
+
+fn echo_once(s: &mut TcpStream, msg: &[u8]) {
+    s.write_all(msg).expect("write");
+    let mut got = vec![0u8; msg.len()];
+    s.read_exact(&mut got).expect("read echo");
+    assert_eq!(got, msg);
+}
+
+fn tcp_server_loop_forks_per_client_and_leaves_no_zombies<I: Chapter>() {
+    let child = role_command::<I>("server_loop", None)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the server role");
+    let mut child = ChildGuard(child);
+    let server_pid = child.0.id();
+    let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
+    let mut port = None;
+    let mut seen = String::new();
+    let mut line = String::new();
+    while port.is_none() && stderr.read_line(&mut line).expect("read stderr") > 0 {
+        port = line
+            .trim()
+            .strip_prefix("twins-port ")
+            .and_then(|p| p.parse::<u16>().ok());
+        seen.push_str(&line);
+        line.clear();
+    }
+    let port = port.unwrap_or_else(|| panic!("no port from the server role; stderr: {seen}"));
+
+    // Two clients at once: each is served by its own child process while both are open.
+    let mut a = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect a");
+    let mut b = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect b");
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(FAILSAFE)).expect("timeout");
+    }
+    echo_once(&mut b, b"b first"); // b is served while a is connected and idle
+    echo_once(&mut a, b"a second");
+    echo_once(&mut b, b"b third");
+    let kids = children_of(server_pid);
+    assert_eq!(
+        kids.len(),
+        2,
+        "children of the server while 2 clients are open: {kids:?}"
+    );
+    assert!(kids.iter().all(|(_, z)| !z), "zombie among {kids:?}");
+
+    // Both clients leave: their children exit and, SA_NOCLDWAIT, are reaped by the kernel.
+    drop(a);
+    drop(b);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let kids = children_of(server_pid);
+        if kids.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after both clients closed, the server still has children (zombie = true): {kids:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    // The server itself still accepts.
+    let mut c = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect c");
+    c.set_read_timeout(Some(FAILSAFE)).expect("timeout");
+    echo_once(&mut c, b"still serving");
+    assert!(
+        child.0.try_wait().expect("try_wait").is_none(),
+        "the server exited"
+    );
+}
+
+twin_test!(tcp_server_loop_forks_per_client_and_leaves_no_zombies);
+
+// =============================================================================================
+// simple_http_client
+// =============================================================================================
+
+/// Child role `http`: `simple_http_client("127.0.0.1", port, "/twins?x=1")`, the response on
+/// fd 1 (a pipe to the test). Exit 0 on success, 1 with `twins-errno N` on stderr otherwise.
+fn role_http<I: Chapter>() -> c_int {
+    let port = role_port();
+    // SAFETY: NUL-terminated literals.
+    let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, c"/twins?x=1".as_ptr()) };
+    if rc != 0 {
+        eprintln!("twins-errno {}", errno().0);
+        return 1;
+    }
+    0
+}
+
+/// A one-connection HTTP responder on 127.0.0.1: reads the request up to its blank line,
+/// answers `response` and closes. The thread returns the request.
+fn http_responder(response: Vec<u8>) -> (u16, JoinHandle<Vec<u8>>) {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("local_addr").port();
+    let thread = thread::spawn(move || {
+        wait_ready(listener.as_raw_fd(), libc::POLLIN, "responder accept");
+        let (mut s, _) = listener.accept().expect("accept");
+        s.set_read_timeout(Some(FAILSAFE)).expect("timeout");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).expect("responder read");
+            if n == 0 {
+                return got;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(&response).expect("responder write");
+        got
+    });
+    (port, thread)
+}
+
+fn simple_http_client_writes_the_whole_response_to_fd_1_in_a_child<I: Chapter>() {
+    // More than one 4 KiB recv(), NUL and non-UTF-8 bytes included: nothing may be cut.
+    let body = patterned(10_000, 7);
+    let mut response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(&body);
+    let (port, responder) = http_responder(response.clone());
+    let out = run_role_to_end::<I>("http", Some(port));
+    let request = responder.join().expect("responder");
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let want_req =
+        format!("GET /twins?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&request),
+        want_req,
+        "request on the wire"
+    );
+    let mut want = b"HTTP Response:\n".to_vec();
+    want.extend_from_slice(&response);
+    want.push(b'\n');
+    assert_same_bytes(&out.stdout, &want, "stdout of simple_http_client");
+}
+
+fn simple_http_client_to_a_closed_port_is_econnrefused<I: Chapter>() {
+    let port = closed_port();
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated literals.
+    let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, c"/".as_ptr()) };
+    let e = errno().0;
+    assert_failed(rc, e, libc::ECONNREFUSED, "simple_http_client(closed port)");
+}
+
+fn simple_http_client_empty_reply_is_econnreset<I: Chapter>() {
+    let (port, responder) = http_responder(Vec::new());
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated literals.
+    let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, c"/x".as_ptr()) };
+    let e = errno().0;
+    let request = responder.join().expect("responder");
+    assert_failed(rc, e, libc::ECONNRESET, "simple_http_client(empty reply)");
+    let want = format!("GET /x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&request),
+        want,
+        "request on the wire"
+    );
+}
+
+fn simple_http_client_unresolvable_name_is_enoent<I: Chapter>() {
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated literals. glibc refuses the empty label without any DNS query.
+    let rc = unsafe { I::simple_http_client(c"bad..name".as_ptr(), 80, c"/".as_ptr()) };
+    let e = errno().0;
+    assert_failed(rc, e, libc::ENOENT, "simple_http_client(bad..name)");
+}
+
+fn simple_http_client_refuses_a_request_over_1023_bytes_with_emsgsize<I: Chapter>() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("local_addr").port();
+    let head = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let path = CString::new(format!("/{}", "a".repeat(1024 - head.len()))).expect("no NUL");
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated strings.
+    let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, path.as_ptr()) };
+    let e = errno().0;
+    assert_failed(
+        rc,
+        e,
+        libc::EMSGSIZE,
+        "simple_http_client(1024-byte request)",
+    );
+}
+
+twin_test!(
+    simple_http_client_writes_the_whole_response_to_fd_1_in_a_child,
+    simple_http_client_to_a_closed_port_is_econnrefused,
+    simple_http_client_empty_reply_is_econnreset,
+    simple_http_client_unresolvable_name_is_enoent,
+    simple_http_client_refuses_a_request_over_1023_bytes_with_emsgsize,
+);
+
+// =============================================================================================
+// setup_signal_handlers (in a child role: it changes process-wide state)
+// =============================================================================================
+
+/// Child role `signals`: from the opposite state (SIGPIPE default, SIGCHLD ignored), calls
+/// `setup_signal_handlers()` and checks dispositions and behaviour; exit 0 or a code of
+/// [`SIGNAL_CODES`].
+fn role_signals<I: Chapter>() -> c_int {
+    // SAFETY: `struct sigaction` is plain data; all-zero is a valid value.
+    let mut sa: libc::sigaction = unsafe { mem::zeroed() };
+    // SAFETY: `sa.sa_mask` is a live sigset_t.
+    unsafe { libc::sigemptyset(&mut sa.sa_mask) };
+    sa.sa_sigaction = libc::SIG_DFL;
+    // SAFETY: `sa` is initialised; a null old action is allowed.
+    if unsafe { libc::sigaction(libc::SIGPIPE, &sa, ptr::null_mut()) } != 0 {
+        return 10;
+    }
+    sa.sa_sigaction = libc::SIG_IGN;
+    // SAFETY: as above.
+    if unsafe { libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut()) } != 0 {
+        return 11;
+    }
+
+    // SAFETY: single-threaded child, this role only.
+    unsafe { I::setup_signal_handlers() };
+
+    // SAFETY: plain data; all-zero is valid.
+    let mut old: libc::sigaction = unsafe { mem::zeroed() };
+    // SAFETY: a null new action only reads the current one into `old`.
+    if unsafe { libc::sigaction(libc::SIGPIPE, ptr::null(), &mut old) } != 0 {
+        return 12;
+    }
+    if old.sa_sigaction != libc::SIG_IGN {
+        return 13;
+    }
+    // SAFETY: as above.
+    if unsafe { libc::sigaction(libc::SIGCHLD, ptr::null(), &mut old) } != 0 {
+        return 12;
+    }
+    if old.sa_sigaction != libc::SIG_DFL {
+        return 15;
+    }
+    if old.sa_flags & libc::SA_NOCLDWAIT == 0 {
+        return 16;
+    }
+    // Behaviour, SIGPIPE: writing to a pipe nobody reads fails with EPIPE, no death.
+    let mut fds = [-1 as c_int; 2];
+    // SAFETY: `fds` has room for two fds.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return 17;
+    }
+    // SAFETY: our own fds; a live 1-byte buffer.
+    let n = unsafe {
+        libc::close(fds[0]);
+        libc::write(fds[1], b"x".as_ptr().cast(), 1)
+    };
+    if n != -1 || errno().0 != libc::EPIPE {
+        return 18;
+    }
+    // Behaviour, SA_NOCLDWAIT: an exited child is reaped by the kernel, so waitpid waits for it
+    // and then fails with ECHILD instead of returning a zombie's status.
+    // SAFETY: single-threaded; the grandchild only calls _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return 19;
+    }
+    if pid == 0 {
+        // SAFETY: ends the grandchild at once.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a live c_int.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == -1 && errno().0 == libc::EINTR {
+            continue;
+        }
+        if r != -1 || errno().0 != libc::ECHILD {
+            return 20;
+        }
+        return 0;
+    }
+}
+
+const SIGNAL_CODES: &[(i32, &str)] = &[
+    (10, "could not set SIGPIPE to SIG_DFL first"),
+    (11, "could not set SIGCHLD to SIG_IGN first"),
+    (12, "sigaction read-back failed"),
+    (13, "SIGPIPE is not SIG_IGN"),
+    (15, "SIGCHLD is not SIG_DFL"),
+    (16, "SIGCHLD lacks SA_NOCLDWAIT"),
+    (17, "pipe failed"),
+    (18, "write to a reader-less pipe did not fail with EPIPE"),
+    (19, "fork of the grandchild failed"),
+    (
+        20,
+        "waitpid did not fail with ECHILD (child not auto-reaped)",
+    ),
+];
+
+fn setup_signal_handlers_ignores_sigpipe_and_sets_sa_nocldwait_in_a_child<I: Chapter>() {
+    let out = run_role_to_end::<I>("signals", None);
+    let code = out.status.code();
+    let why = SIGNAL_CODES
+        .iter()
+        .find(|(c, _)| Some(*c) == code)
+        .map_or("", |(_, w)| *w);
+    assert!(
+        out.status.signal().is_none(),
+        "killed by a signal: {}",
+        explain(&out)
+    );
+    assert_eq!(code, Some(0), "{why}\n{}", explain(&out));
+}
+
+twin_test!(setup_signal_handlers_ignores_sigpipe_and_sets_sa_nocldwait_in_a_child);
