@@ -1,0 +1,31 @@
+# Stress, faults, bad input, valgrind (issue 6). Included by the Makefile (-include mk/*.mk).
+#   make stress          full sizes, both implementations (64 x 16 MiB, 1,000 connections; minutes)
+#   make stress-fast     the fast subset (64 x 1 MiB, 200 connections; part of make test)
+#   make valgrind-check  the C programs under valgrind --leak-check=full (part of make test)
+# IMPL=c|rust|both|c-asan picks the builds; STRESS_THREADS the workers (default 2).
+.PHONY: stress stress-fast valgrind-check stress-deps
+
+PYTHON ?= python3
+
+# strace (slow reader), setpriv and prlimit (util-linux: limits as user nobody), valgrind.
+stress-deps:
+	@missing=""; \
+	for p in strace:strace setpriv:util-linux prlimit:util-linux valgrind:valgrind; do \
+	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+stress: all deps stress-deps
+	STRESS=full IMPL=$(or $(IMPL),both) $(CARGO) test --release --test stress
+
+stress-fast: all deps stress-deps
+	IMPL=$(or $(IMPL),both) $(CARGO) test --release --test stress
+
+valgrind-check: c stress-deps
+	$(PYTHON) tests/stress/valgrind_check.py
+
+# make test runs the fast subset and the valgrind check too.
