@@ -42,7 +42,7 @@ rust: | build/rust
 	$(CARGO) build --release --bins
 	cp --remove-destination $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
-test: all deps test-unit test-twins lint test-asan docs-check trace-compare stress-fast valgrind-check
+test: all deps test-unit test-twins lint test-asan docs-check trace-compare stress-fast valgrind-check bench-smoke
 	IMPL=both $(CARGO) test --release --test suite
 
 test-c: c rust deps
