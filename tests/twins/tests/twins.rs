@@ -656,6 +656,7 @@ fn run_role<I: Chapter>(role: &OsStr) -> c_int {
         Some("fd_setsize") => role_fd_setsize::<I>(),
         Some("http") => role_http::<I>(),
         Some("server_loop") => role_server_loop::<I>(),
+        Some("server_loop_eintr") => role_server_loop_eintr::<I>(),
         _ => {
             eprintln!("unknown role {role:?}");
             91
@@ -1433,6 +1434,79 @@ fn tcp_server_loop_forks_per_client_and_leaves_no_zombies<I: Chapter>() {
 }
 
 twin_test!(tcp_server_loop_forks_per_client_and_leaves_no_zombies);
+
+extern "C" fn ignore_usr1(_: c_int) {}
+
+/// Child role `server_loop_eintr`: `server_loop` with a SIGUSR1 handler installed WITHOUT
+/// `SA_RESTART` first, so a SIGUSR1 makes the blocked `accept()` fail with `EINTR`.
+fn role_server_loop_eintr<I: Chapter>() -> c_int {
+    // SAFETY: `struct sigaction` is plain data; all-zero is valid.
+    let mut sa: libc::sigaction = unsafe { mem::zeroed() };
+    sa.sa_sigaction = ignore_usr1 as extern "C" fn(c_int) as libc::sighandler_t;
+    sa.sa_flags = 0; // no SA_RESTART: accept() returns -1 EINTR
+    // SAFETY: `sa` is initialised; a null old-action pointer is allowed.
+    unsafe {
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &sa, ptr::null_mut());
+    }
+    role_server_loop::<I>()
+}
+
+/// Is `pid`'s main thread asleep in accept()/accept4() (`/proc/PID/syscall`, x86_64 numbers)?
+fn blocked_in_accept(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+        .map(|s| {
+            let nr = s.split_whitespace().next().unwrap_or("");
+            nr == libc::SYS_accept.to_string() || nr == libc::SYS_accept4.to_string()
+        })
+        .unwrap_or(false)
+}
+
+fn tcp_server_loop_survives_eintr_in_accept<I: Chapter>() {
+    let child = role_command::<I>("server_loop_eintr", None)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the server role");
+    let mut child = ChildGuard(child);
+    let server_pid = child.0.id();
+    let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read stderr");
+    let port: u16 = line
+        .trim()
+        .strip_prefix("twins-port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port from the server role: {line:?}"));
+
+    // A storm of 50 signals, each sent while the server sleeps in accept(): each one makes
+    // accept() return EINTR, which the chapter's loop must retry, not treat as fatal.
+    for i in 0..50 {
+        let deadline = Instant::now() + FAILSAFE;
+        while !blocked_in_accept(server_pid) {
+            assert!(
+                child.0.try_wait().expect("try_wait").is_none(),
+                "the server exited after {i} signals"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "the server never blocked in accept()"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        // SAFETY: plain syscall; `server_pid` is our child, alive (checked above).
+        unsafe { libc::kill(server_pid as libc::pid_t, libc::SIGUSR1) };
+    }
+    let mut c = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+    c.set_read_timeout(Some(FAILSAFE)).expect("timeout");
+    echo_once(&mut c, b"after the storm");
+    assert!(
+        child.0.try_wait().expect("try_wait").is_none(),
+        "the server exited"
+    );
+}
+
+twin_test!(tcp_server_loop_survives_eintr_in_accept);
 
 // =============================================================================================
 // simple_http_client
