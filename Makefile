@@ -1,6 +1,6 @@
 # tcp-chapter: the chapter's C (c_reference/) and its Rust port (src/), built side by side.
 #   make            build both into build/c/ and build/rust/
-#   make deps       install what the suite and the demo use (socat, tmux, ss, strace)
+#   make deps       install the peers and tools the tests and the demo use (see DEPS)
 #   make test       everything: both implementations, sanitized C, unit tests, fmt, clippy, docs
 #   make compare    the shared suite against both, one table
 SHELL := /bin/bash
@@ -73,11 +73,14 @@ compare: all deps
 	$(CARGO) test --release --test suite -- --compare
 	$(MAKE) --no-print-directory compare-twins
 
-# Real peers the suite talks to, and the demo's tools (tmux, ss, strace); installed only when
-# missing (Debian, as root or via sudo).
+# Real peers the suite talks to, and the tools of the demo, traces, stress and valgrind checks
+# (COMMAND:PACKAGE); each package installed only when its command is missing (Debian, as root or
+# via sudo). Every target that needs one of them depends on deps.
+DEPS := socat:socat python3:python3 ss:iproute2 tmux:tmux strace:strace valgrind:valgrind \
+        setpriv:util-linux prlimit:util-linux
 deps:
 	@missing=""; \
-	for p in socat:socat python3:python3 ss:iproute2 tmux:tmux strace:strace; do \
+	for p in $(DEPS); do \
 	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \

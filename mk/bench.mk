@@ -36,8 +36,5 @@ bench-smoke: all bench-builds
 # Instruction counts (valgrind --tool=callgrind) of both servers on fixed workloads: the
 # repeatable check behind a Rust/C timing ratio outside 0.97-1.03 on a noisy machine.
 .PHONY: bench-callgrind
-bench-callgrind: all
-	@command -v valgrind >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq valgrind; }
+bench-callgrind: all deps
 	$(CARGO) bench --bench driver -- --callgrind $(BENCH_ARGS)

@@ -20,10 +20,7 @@ rustdoc-check:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 
 # IMPL=rust draws the Rust build (default c: the chapter's language); the result is the same.
-diagram: all
-	@command -v strace >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq strace; }
+diagram: all deps
 	IMPL=$(or $(IMPL),c) $(PYTHON) tests/docs/session_diagram.py docs/session.svg
 
 demo: all

@@ -8,16 +8,7 @@
 PYTHON ?= python3
 
 # strace (slow reader), setpriv and prlimit (util-linux: limits as user nobody), valgrind.
-stress-deps:
-	@missing=""; \
-	for p in strace:strace setpriv:util-linux prlimit:util-linux valgrind:valgrind; do \
-	  command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
-	fi
+stress-deps: deps
 
 stress: all deps stress-deps
 	STRESS=full IMPL=$(or $(IMPL),both) $(CARGO) test --release --test stress

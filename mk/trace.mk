@@ -12,10 +12,7 @@ PYTHON     ?= python3
 TRACE_DIR  := $(CURDIR)/build/traces
 SCENARIO   ?=
 
-trace-deps:
-	@command -v strace >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq strace; }
+trace-deps: deps
 
 trace-unit:
 	$(PYTHON) -m unittest discover -s tests/trace -p 'test_*.py'
