@@ -23,14 +23,13 @@ mod faults;
 mod load;
 
 use std::collections::VecDeque;
-use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Impl, Registry};
+use common::Impl;
 
 /// Full sizes (`STRESS=full`) or the fast subset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,34 +102,9 @@ struct Run {
 
 fn run_job(name: &'static str, f: fn(&Impl, Mode) -> StressResult, imp: Impl, mode: Mode) -> Run {
     let started = Instant::now();
-    let registry: Registry = Arc::default();
-    let (tx, rx) = mpsc::channel();
-    let reg = registry.clone();
     let deadline = Duration::from_secs(mode.pick(60, 300));
-    let spawned = thread::Builder::new()
-        .name(format!("{name} [{}]", imp.name))
-        .spawn(move || {
-            common::set_registry(reg);
-            let r = panic::catch_unwind(AssertUnwindSafe(|| f(&imp, mode)))
-                .unwrap_or_else(|_| Err("panicked".to_owned()));
-            let _ = tx.send(r);
-        });
-    let result = match spawned {
-        Err(e) => Err(format!("cannot start the scenario thread: {e}")),
-        Ok(_) => match rx.recv_timeout(deadline) {
-            Ok(r) => r,
-            Err(RecvTimeoutError::Timeout) => {
-                for pgid in registry.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-                    common::kill_group(pgid);
-                }
-                Err(format!(
-                    "did not finish within the {}s deadline; its processes were killed",
-                    deadline.as_secs()
-                ))
-            }
-            Err(RecvTimeoutError::Disconnected) => Err("scenario thread ended".to_owned()),
-        },
-    };
+    let label = format!("{name} [{}]", imp.name);
+    let result = common::run_with_deadline(label, deadline, move || f(&imp, mode));
     let elapsed = started.elapsed();
     match result {
         Ok(figure) => Run {
@@ -157,6 +131,7 @@ fn cell(run: Option<&Run>) -> String {
 }
 
 fn main() -> ExitCode {
+    common::install_panic_hook();
     let mut filters = Vec::new();
     let mut list = false;
     for a in std::env::args().skip(1) {

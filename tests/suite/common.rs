@@ -170,6 +170,69 @@ pub fn set_registry(reg: Registry) {
     REGISTRY.with(|r| *r.borrow_mut() = Some(reg));
 }
 
+thread_local! {
+    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Panics are reported as scenario failures (with their place and message), not printed by
+/// the default hook.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(non-string panic payload)".to_owned());
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        PANIC_MESSAGE.with(|p| *p.borrow_mut() = Some(format!("panicked{place}: {msg}")));
+    }));
+}
+
+/// Runs `f` on its own thread named `label`, with a fresh process registry: if it has not
+/// finished within `deadline`, every process group it spawned is killed and the run fails.
+/// A panic in `f` is a failure carrying the panic's message.
+pub fn run_with_deadline<T: Send + 'static>(
+    label: String,
+    deadline: Duration,
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let registry: Registry = Arc::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reg = registry.clone();
+    let spawned = thread::Builder::new().name(label).spawn(move || {
+        set_registry(reg);
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => r,
+            Err(_) => Err(PANIC_MESSAGE
+                .with(|p| p.borrow_mut().take())
+                .unwrap_or_else(|| "panicked".to_owned())),
+        };
+        let _ = tx.send(result);
+    });
+    match spawned {
+        Err(e) => Err(format!("cannot start the scenario thread: {e}")),
+        Ok(_) => match rx.recv_timeout(deadline) {
+            Ok(r) => r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                for pgid in registry.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                    kill_group(pgid);
+                }
+                Err(format!(
+                    "did not finish within the {}s deadline; its processes were killed",
+                    deadline.as_secs()
+                ))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err("scenario thread ended without a result".to_owned())
+            }
+        },
+    }
+}
+
 fn current_registry() -> Option<Registry> {
     REGISTRY.with(|r| r.borrow().clone())
 }

@@ -266,42 +266,27 @@ fn expect_exact_stdout(out: &Outcome, response: &[u8]) -> TestResult {
     Ok(())
 }
 
-fn exact_request_and_response(imp: &Impl) -> TestResult {
-    let response = odd_response();
+/// `http_get HOST PORT PATH` against a responder that records the request and answers
+/// `response`: exit 0, the `Connected` line, the exact request (Host `HOST:PORT`) and stdout.
+fn get_from_responder(imp: &Impl, host: &str, path: &str, response: Vec<u8>) -> TestResult {
     let responder = Responder::start(Some(response.clone()))?;
     let port = responder.port;
     let p = port.to_string();
-    let out = run(
-        imp,
-        "http_get",
-        &["127.0.0.1", &p, "/some/path?x=1&y=%20"],
-        Input::Null,
-        secs(20),
-    )?;
+    let out = run(imp, "http_get", &[host, &p, path], Input::Null, secs(20))?;
     let req = responder.request()?;
     out.expect_code(0)?;
     out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))?;
-    expect_request(&req, "/some/path?x=1&y=%20", &format!("127.0.0.1:{port}"))?;
+    expect_request(&req, path, &format!("{host}:{port}"))?;
     expect_exact_stdout(&out, &response)
+}
+
+fn exact_request_and_response(imp: &Impl) -> TestResult {
+    get_from_responder(imp, "127.0.0.1", "/some/path?x=1&y=%20", odd_response())
 }
 
 fn host_localhost(imp: &Impl) -> TestResult {
     let response = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nhi\n".to_vec();
-    let responder = Responder::start(Some(response.clone()))?;
-    let port = responder.port;
-    let p = port.to_string();
-    let out = run(
-        imp,
-        "http_get",
-        &["localhost", &p, "/"],
-        Input::Null,
-        secs(20),
-    )?;
-    let req = responder.request()?;
-    out.expect_code(0)?;
-    out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))?;
-    expect_request(&req, "/", &format!("localhost:{port}"))?;
-    expect_exact_stdout(&out, &response)
+    get_from_responder(imp, "localhost", "/", response)
 }
 
 fn refused(imp: &Impl) -> TestResult {

@@ -23,17 +23,15 @@ mod http_get;
 mod report;
 mod tcp_client;
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::IsTerminal;
-use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Impl, Registry, Scenario};
+use common::{Impl, Scenario};
 use report::{Row, Run};
 
 const PROGRAMS: &[&str] = &["echo_server", "tcp_client", "http_get"];
@@ -105,66 +103,16 @@ impl Options {
     }
 }
 
-thread_local! {
-    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-/// Panics are reported as scenario failures, not printed by the default hook.
-fn install_panic_hook() {
-    panic::set_hook(Box::new(|info| {
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(non-string panic payload)".to_owned());
-        let place = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        PANIC_MESSAGE.with(|p| *p.borrow_mut() = Some(format!("panicked{place}: {msg}")));
-    }));
-}
-
 /// Runs one scenario against one implementation in its own thread, under
 /// `deadline`; on overrun every process group it spawned is killed.
 fn run_job(scenario: Scenario, imp: Impl, deadline: Duration) -> Run {
     let (name, f) = scenario;
     let started = Instant::now();
-    let registry: Registry = Arc::default();
-    let (tx, rx) = mpsc::channel();
-    let reg = registry.clone();
-    let spawned = thread::Builder::new()
-        .name(format!("{name} [{}]", imp.name))
-        .spawn(move || {
-            common::set_registry(reg);
-            common::set_trace_scenario(name);
-            let result = match panic::catch_unwind(AssertUnwindSafe(|| f(&imp))) {
-                Ok(r) => r,
-                Err(_) => Err(PANIC_MESSAGE
-                    .with(|p| p.borrow_mut().take())
-                    .unwrap_or_else(|| "panicked".to_owned())),
-            };
-            let _ = tx.send(result);
-        });
-    let result = match spawned {
-        Err(e) => Err(format!("cannot start the scenario thread: {e}")),
-        Ok(_) => match rx.recv_timeout(deadline) {
-            Ok(r) => r,
-            Err(RecvTimeoutError::Timeout) => {
-                for pgid in registry.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
-                    common::kill_group(pgid);
-                }
-                Err(format!(
-                    "did not finish within the {}s deadline; its processes were killed",
-                    deadline.as_secs()
-                ))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                Err("scenario thread ended without a result".to_owned())
-            }
-        },
-    };
+    let label = format!("{name} [{}]", imp.name);
+    let result = common::run_with_deadline(label, deadline, move || {
+        common::set_trace_scenario(name);
+        f(&imp)
+    });
     Run {
         passed: result.is_ok(),
         elapsed: started.elapsed(),
@@ -296,7 +244,7 @@ fn main() -> ExitCode {
         })
         .flatten();
 
-    install_panic_hook();
+    common::install_panic_hook();
     let started = Instant::now();
     if opts.compare {
         println!(

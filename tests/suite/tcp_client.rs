@@ -4,7 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -329,21 +329,28 @@ fn idle_session(imp: &Impl) -> TestResult {
     Ok(())
 }
 
-fn peer_closes_first(imp: &Impl) -> TestResult {
+/// `tcp_client` (stdin a pipe kept open) connected to a listener of ours: the program, our
+/// end of its connection, and the port.
+fn client_with_our_peer(imp: &Impl) -> Result<(Proc, TcpStream, String), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let port = listener
         .local_addr()
         .map_err(|e| e.to_string())?
         .port()
         .to_string();
-    let mut p = Proc::start(
+    let p = Proc::start(
         imp,
         "tcp_client",
         &["127.0.0.1", &port],
         Input::Pipe,
         Capture::Keep,
     )?;
-    let mut conn = accept_timeout(&listener, secs(10))?;
+    let conn = accept_timeout(&listener, secs(10))?;
+    Ok((p, conn, port))
+}
+
+fn peer_closes_first(imp: &Impl) -> TestResult {
+    let (mut p, mut conn, _) = client_with_our_peer(imp)?;
     conn.write_all(b"bye\n").map_err(|e| format!("send: {e}"))?;
     drop(conn);
     // stdin stays open (the pipe is still held): the peer's FIN alone must end it.
@@ -356,20 +363,7 @@ fn peer_closes_first(imp: &Impl) -> TestResult {
 }
 
 fn peer_reset(imp: &Impl) -> TestResult {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| e.to_string())?
-        .port()
-        .to_string();
-    let mut p = Proc::start(
-        imp,
-        "tcp_client",
-        &["127.0.0.1", &port],
-        Input::Pipe,
-        Capture::Keep,
-    )?;
-    let conn = accept_timeout(&listener, secs(10))?;
+    let (mut p, conn, port) = client_with_our_peer(imp)?;
     let connected = format!("Connected to 127.0.0.1:{port}");
     p.stderr
         .wait_line(READY, "'Connected to' line", |l| l == connected)?;
