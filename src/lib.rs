@@ -45,6 +45,3 @@ pub mod client;
 pub mod http;
 pub mod server;
 pub mod util;
-
-#[cfg(test)]
-mod unit_tests;

@@ -4,7 +4,8 @@
 //!
 //! * [`c`]: the C functions, declared with their exact C signatures;
 //! * [`rust`]: the `tcp_chapter` functions of the same names;
-//! * [`Chapter`]: the seven chapter functions as one trait, implemented by [`C`] and [`Rust`].
+//! * [`Chapter`]: the seven chapter functions (and util's `write_all`) as one trait,
+//!   implemented by [`C`] and [`Rust`].
 
 use libc::{c_char, c_int, sockaddr_in};
 
@@ -33,6 +34,18 @@ pub mod c {
         ) -> c_int;
         /// `int simple_http_client(const char *host, uint16_t port, const char *path);`
         pub fn simple_http_client(host: *const c_char, port: u16, path: *const c_char) -> c_int;
+        /// `int write_all(int fd, const void *buf, size_t len);` (util.c)
+        #[link_name = "write_all"]
+        fn c_write_all(fd: c_int, buf: *const libc::c_void, len: usize) -> c_int;
+    }
+
+    /// util.c's `write_all`, taking a slice as the Rust twin does.
+    ///
+    /// # Safety
+    /// `fd` is an open fd the caller may write to.
+    pub unsafe fn write_all(fd: c_int, buf: &[u8]) -> c_int {
+        // SAFETY: `buf` is a live slice and its length is passed with it.
+        unsafe { c_write_all(fd, buf.as_ptr().cast(), buf.len()) }
     }
 }
 
@@ -43,9 +56,10 @@ pub mod rust {
     pub use tcp_chapter::server::{
         create_tcp_server, handle_client, setup_signal_handlers, tcp_server_loop,
     };
+    pub use tcp_chapter::util::write_all;
 }
 
-/// The seven chapter functions. A twin test is generic over this trait and is instantiated
+/// The seven chapter functions, plus `write_all`. A twin test is generic over this trait and is instantiated
 /// once with [`C`] and once with [`Rust`].
 ///
 /// # Safety
@@ -91,6 +105,11 @@ pub trait Chapter {
     /// # Safety
     /// `host` and `path` are NUL-terminated strings; the response goes to fd 1.
     unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_char) -> c_int;
+    /// `write_all(fd, buf)`: not a chapter function, the helper the programs share (util).
+    ///
+    /// # Safety
+    /// `fd` is an open fd the caller may write to.
+    unsafe fn write_all(fd: c_int, buf: &[u8]) -> c_int;
 }
 
 /// The C implementation (`c_reference/`).
@@ -140,6 +159,10 @@ macro_rules! forward {
             ) -> c_int {
                 // SAFETY: as above.
                 unsafe { $m::simple_http_client(host, port, path) }
+            }
+            unsafe fn write_all(fd: c_int, buf: &[u8]) -> c_int {
+                // SAFETY: as above.
+                unsafe { $m::write_all(fd, buf) }
             }
         }
     };

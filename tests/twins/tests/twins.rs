@@ -2,7 +2,7 @@
 //! [`Chapter`], and [`twin_test!`] instantiates it as `NAME::c` (the C of `c_reference/`) and
 //! `NAME::rust` (the port in `src/`). `make compare-twins` prints one row per test.
 //!
-//! Ground rules (every test is a thread of one process, as in `src/unit_tests.rs`):
+//! Ground rules (every test is a thread of one process):
 //! * network: 127.0.0.1 and kernel-chosen ports only (plus the `INADDR_ANY` bind that
 //!   `create_tcp_server(NULL, 0)` makes by design, only ever connected to through 127.0.0.1);
 //! * the test process's signal dispositions, fds 0/1/2 and rlimits are left alone, except a
@@ -62,7 +62,7 @@ macro_rules! twin_test {
 }
 
 // =============================================================================================
-// Fds, errno, socket options (as in src/unit_tests.rs)
+// Fds, errno, socket options
 // =============================================================================================
 
 /// An fd the test owns; closed on drop.
@@ -407,7 +407,7 @@ fn spawn_writer(fd: Arc<Fd>, data: Vec<u8>) -> JoinHandle<()> {
 }
 
 // =============================================================================================
-// Threads, signals (as in src/unit_tests.rs)
+// Threads, signals
 // =============================================================================================
 
 /// How many `SIGUSR1` handlers have run, in any thread.
@@ -656,6 +656,7 @@ fn run_role<I: Chapter>(role: &OsStr) -> c_int {
         Some("fd_setsize") => role_fd_setsize::<I>(),
         Some("http") => role_http::<I>(),
         Some("server_loop") => role_server_loop::<I>(),
+        Some("first_perror") => role_first_perror::<I>(),
         Some("server_loop_eintr") => role_server_loop_eintr::<I>(),
         _ => {
             eprintln!("unknown role {role:?}");
@@ -1749,3 +1750,149 @@ fn setup_signal_handlers_ignores_sigpipe_and_sets_sa_nocldwait_in_a_child<I: Cha
 }
 
 twin_test!(setup_signal_handlers_ignores_sigpipe_and_sets_sa_nocldwait_in_a_child);
+
+// =============================================================================================
+// perror and errno: the first failing call of a process
+// =============================================================================================
+
+/// Child role `first_perror`, run with stderr a pipe: glibc's first `perror` of a process probes
+/// stderr with `fdopen(dup(2), "w+")`, which fails with EINVAL on a write-only fd and used to
+/// leave that EINVAL in errno. The first failing chapter call must still return its own errno.
+fn role_first_perror<I: Chapter>() -> c_int {
+    // SAFETY: F_GETFL takes no pointer argument.
+    if unsafe { libc::fcntl(2, libc::F_GETFL) } & libc::O_ACCMODE != libc::O_WRONLY {
+        return 50;
+    }
+    let Ok(held) = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)) else {
+        return 51;
+    };
+    let port = held.local_addr().map_or(0, |a| a.port());
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), port) };
+    let e = errno().0;
+    match (rc, e) {
+        (-1, libc::EADDRINUSE) => 0,
+        (-1, _) => 52, // the bug: errno from perror's probe (EINVAL), not bind's
+        _ => 53,
+    }
+}
+
+fn create_tcp_server_keeps_errno_across_the_first_perror_of_a_process<I: Chapter>() {
+    let out = run_role_to_end::<I>("first_perror", None);
+    assert!(
+        out.status.code() == Some(0),
+        "52: wrong errno after the first perror, 50/51: set-up, 53: bind succeeded\n{}",
+        explain(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bind: Address already in use"),
+        "{}",
+        explain(&out)
+    );
+}
+
+twin_test!(create_tcp_server_keeps_errno_across_the_first_perror_of_a_process);
+
+// =============================================================================================
+// write_all (util): not a chapter function, the helper every program writes stdout with
+// =============================================================================================
+
+fn pipe() -> (Fd, Fd) {
+    let mut fds = [-1 as c_int; 2];
+    // SAFETY: `fds` has room for the two fds.
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2: {}", io::Error::last_os_error());
+    (Fd(fds[0]), Fd(fds[1]))
+}
+
+fn write_all_writes_everything_through_a_pipe<I: Chapter>() {
+    let (r, w) = pipe();
+    let data = patterned(1 << 20, 5);
+    let copy = data.clone();
+    let writer = thread::spawn(move || {
+        // SAFETY: `w` is our pipe's write end.
+        let rc = unsafe { I::write_all(w.raw(), &copy) };
+        let e = errno().0;
+        drop(w); // EOF for the reader
+        (rc, e)
+    });
+    let got = read_to_eof(r.raw());
+    let (rc, e) = writer.join().expect("writer");
+    assert_eq!(rc, 0, "write_all: {}", describe(e));
+    assert_same_bytes(&got, &data, "pipe");
+}
+
+fn write_all_reports_ebadf_and_epipe<I: Chapter>() {
+    set_errno(Errno(0));
+    // SAFETY: fd -1 is never open; write fails with EBADF and touches nothing.
+    let rc = unsafe { I::write_all(-1, b"x") };
+    let e = errno().0;
+    assert_failed(rc, e, libc::EBADF, "write_all(-1)");
+
+    // EPIPE without dying needs SIGPIPE ignored, which Rust's runtime does before main: check
+    // it rather than assume it (the test must not kill the whole test process).
+    // SAFETY: `struct sigaction` is plain data; all-zero is a valid value.
+    let mut old: libc::sigaction = unsafe { mem::zeroed() };
+    // SAFETY: a null new action only reads the current one.
+    let rc = unsafe { libc::sigaction(libc::SIGPIPE, ptr::null(), &mut old) };
+    assert_eq!(rc, 0);
+    assert_eq!(
+        old.sa_sigaction,
+        libc::SIG_IGN,
+        "SIGPIPE not ignored in the test process"
+    );
+    let (r, w) = pipe();
+    drop(r);
+    set_errno(Errno(0));
+    // SAFETY: `w` is our pipe's write end.
+    let rc = unsafe { I::write_all(w.raw(), b"x") };
+    let e = errno().0;
+    assert_failed(rc, e, libc::EPIPE, "write_all(reader-less pipe)");
+}
+
+fn write_all_retries_eintr_and_partial_writes<I: Chapter>() {
+    let _s = signal_test();
+    let (r, w) = pipe();
+    let data = patterned(1 << 20, 6);
+    let copy = data.clone();
+    let done = Arc::new(AtomicBool::new(false));
+    let finished = Arc::clone(&done);
+    let (tx, rx) = mpsc::channel();
+    let writer = thread::spawn(move || {
+        tx.send(gettid()).expect("send tid");
+        // SAFETY: `w` is our pipe's write end.
+        let rc = unsafe { I::write_all(w.raw(), &copy) };
+        let e = errno().0;
+        finished.store(true, SeqCst);
+        drop(w);
+        (rc, e)
+    });
+    let tid = rx.recv().expect("tid");
+
+    // The pipe is full while we do not read: write() sleeps, and the signal ends it with
+    // EINTR, or with a partial count if it had written some: write_all must go on.
+    let mut got = Vec::new();
+    for round in 0..64 {
+        if !wait_blocked_in(tid, &[libc::SYS_write], &done)
+            || !signal_and_wait(writer.as_pthread_t(), &done)
+        {
+            let (rc, e) = writer.join().expect("writer");
+            panic!(
+                "write_all returned {rc} ({}) on signal {round}",
+                describe(e)
+            );
+        }
+        got.extend_from_slice(&read_some(r.raw(), 1000));
+    }
+    got.extend_from_slice(&read_to_eof(r.raw()));
+    let (rc, e) = writer.join().expect("writer");
+    assert_eq!(rc, 0, "write_all: {}", describe(e));
+    assert_same_bytes(&got, &data, "pipe while signalled");
+}
+
+twin_test!(
+    write_all_writes_everything_through_a_pipe,
+    write_all_reports_ebadf_and_epipe,
+    write_all_retries_eintr_and_partial_writes,
+);
