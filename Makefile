@@ -14,7 +14,7 @@ C_DEFS   := $(if $(BUFFER_SIZE),-DBUFFER_SIZE=$(BUFFER_SIZE))
 CARGO    ?= cargo
 export TCP_CHAPTER_BUFFER_SIZE := $(BUFFER_SIZE)
 
-C_LIB_SRC := c_reference/server.c c_reference/client.c c_reference/http.c c_reference/util.c
+C_LIB_SRC := c_reference/server.c c_reference/client.c c_reference/http.c c_reference/relay.c c_reference/util.c
 C_HDR     := $(wildcard c_reference/*.h)
 C_BINS    := $(addprefix build/c/,$(PROGRAMS))
 RUST_BINS := $(addprefix build/rust/,$(PROGRAMS))
@@ -89,7 +89,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
-# Each issue's targets live in mk/*.mk (docs, trace, bench, stress).
+# Topic targets live in mk/*.mk (docs, trace, twins, bench, stress).
 -include mk/*.mk
 
 clean:

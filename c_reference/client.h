@@ -7,7 +7,4 @@
 int tcp_client_connect(const char *server_addr, uint16_t server_port);
 int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int timeout_ms);
 
-/* Not in the chapter: the tcp_client program's copy loop (see client.c). */
-int tcp_client_relay(int sock_fd);
-
 #endif

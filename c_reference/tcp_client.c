@@ -4,6 +4,7 @@
  * fails, 2 on bad arguments. */
 #define _GNU_SOURCE
 #include "client.h"
+#include "relay.h"
 #include "util.h"
 
 #include <signal.h>

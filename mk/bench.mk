@@ -1,4 +1,4 @@
-# Benchmarks, C vs Rust (issue 4). Included by the Makefile (-include mk/*.mk).
+# Benchmarks, C vs Rust. Included by the Makefile (-include mk/*.mk).
 #   make bench         the full run (< 10 min on 2 cores): markdown table on stdout,
 #                      target/bench/{results,summary}.csv and target/bench/bench.svg
 #   make bench-smoke   every benchmark once with tiny sizes (a few seconds; part of make test,

@@ -1,4 +1,4 @@
-# Docs, narration, diagram and lecture demo (issue 5). Included by the Makefile (-include mk/*.mk).
+# Docs, narration, diagram and lecture demo. Included by the Makefile (-include mk/*.mk).
 #   make docs-check    quoted code, TRACE=1 narration C == Rust, demo scenes, rustdoc -D warnings
 #   make diagram       docs/session.svg from a real strace of one echo session
 #   make demo          the six lecture scenes in tmux (IMPL=c|rust, DEMO_PORT=7007), a key per scene

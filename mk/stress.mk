@@ -1,4 +1,4 @@
-# Stress, faults, bad input, valgrind (issue 6). Included by the Makefile (-include mk/*.mk).
+# Stress, faults, bad input, valgrind. Included by the Makefile (-include mk/*.mk).
 #   make stress          full sizes, both implementations (64 x 16 MiB, 1,000 connections; minutes)
 #   make stress-fast     the fast subset (64 x 1 MiB, 200 connections; part of make test)
 #   make valgrind-check  the C programs under valgrind --leak-check=full (part of make test)

@@ -1,4 +1,4 @@
-# Syscall-trace parity (issue 3, part 1). Included by the Makefile (-include mk/*.mk).
+# Syscall-trace parity. Included by the Makefile (-include mk/*.mk).
 #   make trace SCENARIO=name IMPL=c|rust   one scenario's normalised trace(s), each call
 #                                          annotated with its chapter step (a lecture tool)
 #   make trace-compare                     the whole suite under strace, C vs Rust per

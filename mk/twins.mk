@@ -1,4 +1,4 @@
-# Function-level twins (issue 3, part 2). Included by the Makefile (-include mk/*.mk).
+# Function-level twins. Included by the Makefile (-include mk/*.mk).
 #   make test-twins      every chapter function's tests, written once, run against the C
 #                        (c_reference/, compiled by tests/twins/build.rs) and the Rust (src/)
 #   make compare-twins   the same, as a table: twin test | C | Rust, then

@@ -2,8 +2,9 @@
 //!
 //! Every C function of the chapter is an `unsafe fn` of the same name, on raw `libc` calls,
 //! in the chapter's order; the C originals, completed, are in `c_reference/`. Modules mirror
-//! the C files: [`server`] (`server.c`), [`client`] (`client.c`), [`http`] (`http.c`) and
-//! [`util`] (`util.c`, helpers the programs share that the chapter does not have).
+//! the C files: [`server`] (`server.c`), [`client`] (`client.c`), [`http`] (`http.c`),
+//! [`relay`] (`relay.c`, the `tcp_client` program's copy loop) and [`util`] (`util.c`, helpers
+//! the programs share that the chapter does not have).
 //!
 //! Return conventions are the C ones: an fd (or 0) on success, -1 with `errno` set on failure,
 //! after the failing call has been reported on stderr as `perror` does.
@@ -43,5 +44,6 @@ macro_rules! trace_step {
 
 pub mod client;
 pub mod http;
+pub mod relay;
 pub mod server;
 pub mod util;

@@ -6,7 +6,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use tcp_chapter::client::{tcp_client_connect, tcp_client_relay, tcp_connect_nonblocking};
+use tcp_chapter::client::{tcp_client_connect, tcp_connect_nonblocking};
+use tcp_chapter::relay::tcp_client_relay;
 use tcp_chapter::util::{c_args, parse_port, parse_timeout_ms};
 
 fn usage() -> ExitCode {

@@ -1,4 +1,4 @@
-//! Stress, fault and bad-input scenarios (issue 6), run against `build/c`
+//! Stress, fault and bad-input scenarios, run against `build/c`
 //! and `build/rust` (`IMPL=c|rust|both|c-asan`, default both).
 //!
 //! A harness-less test target like the suite: `STRESS=full` (make stress)

@@ -93,7 +93,7 @@ impl Impl {
 }
 
 // ---------------------------------------------------------------------------
-// Syscall traces (issue 3): SUITE_STRACE_DIR=DIR runs every program under
+// Syscall traces: SUITE_STRACE_DIR=DIR runs every program under
 // `strace -f -qq -DD -o DIR/<scenario>.<impl>.<program>.<seq>.trace`.
 // -DD makes strace a detached grandchild in its own process group, so the
 // spawned pid, its process group, /proc/PID/fd and its children are the

@@ -228,7 +228,7 @@ fn main() -> ExitCode {
     let threads = env_number("SUITE_THREADS", 6) as usize;
     let deadline = Duration::from_secs(env_number("SUITE_DEADLINE_SECS", 60));
 
-    // --compare also traces both implementations (issue 3), when strace is here.
+    // --compare also traces both implementations, when strace is here.
     let trace_dir = (opts.compare && common::on_path("strace") && common::on_path("python3"))
         .then(|| {
             let preset = std::env::var_os("SUITE_STRACE_DIR").is_some();

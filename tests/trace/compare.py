@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Pairs the C and Rust syscall traces of each scenario and compares them (issue 3, part 1).
+"""Pairs the C and Rust syscall traces of each scenario and compares them.
 
 DIR holds files `<scenario>.<impl>.<program>.<seq>.trace`, written by the suite when run with
 SUITE_STRACE_DIR=DIR. The C and Rust traces of the same scenario, program and seq are

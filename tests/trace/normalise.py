@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Normalise an `strace -f` log to the system calls the chapter is about (issue 3, part 1).
+"""Normalise an `strace -f` log to the system calls the chapter is about.
 
 Input: the text of `strace -f -qq -o FILE prog args` (one file per program run; every line
 starts with a pid). Output: one list of normalised lines per process, the first process

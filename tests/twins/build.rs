@@ -25,12 +25,12 @@ fn main() {
     {
         build.define("BUFFER_SIZE", size.as_str());
     }
-    for f in ["server.c", "client.c", "http.c", "util.c"] {
+    for f in ["server.c", "client.c", "http.c", "relay.c", "util.c"] {
         let path = root.join(f);
         println!("cargo:rerun-if-changed={}", path.display());
         build.file(path);
     }
-    for h in ["server.h", "client.h", "http.h", "util.h"] {
+    for h in ["server.h", "client.h", "http.h", "relay.h", "util.h"] {
         println!("cargo:rerun-if-changed={}", root.join(h).display());
     }
     build.compile("chapter_c");

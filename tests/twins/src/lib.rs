@@ -1,4 +1,4 @@
-//! Function-level twins (issue 3, part 2): the chapter's C functions, compiled from
+//! Function-level twins: the chapter's C functions, compiled from
 //! `c_reference/` by `build.rs`, and the Rust port's, behind one interface, so each test in
 //! `tests/twins.rs` is written once and runs against both.
 //!

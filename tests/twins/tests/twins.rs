@@ -1,4 +1,4 @@
-//! Function-level twins (issue 3, part 2): every test is written once, generic over
+//! Function-level twins: every test is written once, generic over
 //! [`Chapter`], and [`twin_test!`] instantiates it as `NAME::c` (the C of `c_reference/`) and
 //! `NAME::rust` (the port in `src/`). `make compare-twins` prints one row per test.
 //!
