@@ -1,5 +1,6 @@
 # tcp-chapter: the chapter's C (c_reference/) and its Rust port (src/), built side by side.
-#   make            build both into build/c/ and build/rust/
+#   make            build ours into build/c/ and build/rust/, the chapter's code as printed into
+#                   build/chapter/
 #   make deps       install the peers and tools the tests and the demo use (see DEPS)
 #   make test       everything: both implementations, sanitized C, unit tests, fmt, clippy, docs
 #   make compare    the shared suite against both, one table
@@ -19,16 +20,29 @@ C_HDR     := $(wildcard c_reference/*.h)
 C_BINS    := $(addprefix build/c/,$(PROGRAMS))
 RUST_BINS := $(addprefix build/rust/,$(PROGRAMS))
 
-.PHONY: all c rust c-asan test test-c test-rust test-asan test-unit lint compare clean deps
+# The chapter's functions as printed (c_reference/chapter/), with thin mains of their own and
+# our helpers that are not chapter functions (argument parsing, tcp_client's copy loop).
+CHAPTER_LIB_SRC := c_reference/chapter/server.c c_reference/chapter/client.c \
+                   c_reference/chapter/http.c c_reference/relay.c c_reference/util.c
+CHAPTER_HDR     := c_reference/chapter/chapter.h c_reference/relay.h c_reference/util.h \
+                   c_reference/server.h
+CHAPTER_BINS    := $(addprefix build/chapter/,$(PROGRAMS))
 
-all: c rust
+.PHONY: all c rust chapter c-asan test test-c test-rust test-asan test-unit lint compare clean deps
+
+all: c rust chapter
 
 c: $(C_BINS)
 
 build/c/%: c_reference/%.c $(C_LIB_SRC) $(C_HDR) | build/c
 	$(CC) $(CFLAGS) $(C_DEFS) -o $@ $< $(C_LIB_SRC)
 
-build/c build/rust build/c-asan:
+chapter: $(CHAPTER_BINS)
+
+build/chapter/%: c_reference/chapter/%.c $(CHAPTER_LIB_SRC) $(CHAPTER_HDR) | build/chapter
+	$(CC) $(CFLAGS) -Ic_reference/chapter -Ic_reference -o $@ $< $(CHAPTER_LIB_SRC)
+
+build/c build/rust build/chapter build/c-asan:
 	mkdir -p $@
 
 # The same C under AddressSanitizer and UndefinedBehaviorSanitizer: any report aborts.

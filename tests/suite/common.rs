@@ -48,13 +48,16 @@ pub struct Impl {
 
 impl Impl {
     /// The build called `name` (`c` or `rust`) under `$CARGO_MANIFEST_DIR/build`.
+    /// `SUITE_PROGRAMS_DIR=DIR` takes the programs from DIR instead (a mutant's build).
     pub fn new(name: &'static str) -> Impl {
-        Impl {
-            name,
-            dir: Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("build")
-                .join(name),
-        }
+        let dir = std::env::var_os("SUITE_PROGRAMS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("build")
+                    .join(name)
+            });
+        Impl { name, dir }
     }
 
     /// Path of one program, or a clear error if it has not been built.
@@ -839,6 +842,23 @@ impl EchoServer {
     /// Starts with `args` and waits for `TCP server listening on SHOWN:PORT`.
     pub fn start_with(imp: &Impl, args: &[&str], shown: &str) -> Result<EchoServer, String> {
         let mut proc = Proc::start(imp, "echo_server", args, Input::Null, Capture::Keep)?;
+        if imp.name == "chapter" {
+            let pid = proc.pid;
+            let mut port = None;
+            poll_until(READY, || {
+                port = listening_port(pid);
+                port.is_some()
+            });
+            let port = port.ok_or_else(|| {
+                format!(
+                    "echo_server {args:?} has no listening socket after {}s\nstderr:\n{}",
+                    READY.as_secs(),
+                    indent(&proc.stderr.text())
+                )
+            })?;
+            proc.expect_running()?;
+            return Ok(EchoServer { proc, port });
+        }
         let line = proc
             .stdout
             .wait_line(READY, "'TCP server listening on' line", |l| {
@@ -1304,6 +1324,27 @@ pub fn tcp_states_on_port(port: u16) -> Vec<u8> {
                 .flatten()
         })
         .collect()
+}
+
+/// The port of `pid`'s listening TCP socket, found by the socket's inode (`/proc/PID/fd`) in
+/// `/proc/net/tcp` (state 0A = LISTEN); `None` while it has none.
+pub fn listening_port(pid: i32) -> Option<u16> {
+    let inodes: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let target = fs::read_link(e.path()).ok()?;
+            let t = target.to_str()?;
+            Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let text = fs::read_to_string("/proc/net/tcp").ok()?;
+    text.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]))
+            .then(|| u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok())
+            .flatten()
+    })
 }
 
 /// Polls `cond` every 10 ms until it holds or `timeout` passes.

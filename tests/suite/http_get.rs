@@ -33,6 +33,10 @@ pub const SCENARIOS: &[Scenario] = &[
         "http_get::server_closes_without_response_exit_1",
         closes_without_response,
     ),
+    (
+        "http_get::server_resets_mid_response_exit_1",
+        resets_mid_response,
+    ),
     ("http_get::bad_args_missing", |i| {
         usage_cases(i, &[&[], &["127.0.0.1"], &["127.0.0.1", "{P}"]])
     }),
@@ -371,4 +375,39 @@ fn usage_cases(imp: &Impl, cases: &[&[&str]]) -> TestResult {
             .collect();
         run(imp, "http_get", &args, Input::Null, secs(10))?.expect_usage()
     })
+}
+
+/// The server sends the head and part of the body, then resets the connection: the error is
+/// reported (`recv: Connection reset by peer`, exit 1), not taken for the end of the response.
+fn resets_mid_response(imp: &Impl) -> TestResult {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let peer = thread::spawn(move || -> TestResult {
+        let mut s = accept_timeout(&listener, secs(20))?;
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) => return Err("peer: the request never ended".to_owned()),
+                Ok(n) => req.extend_from_slice(&buf[..n]),
+                Err(e) => return Err(format!("peer: reading the request: {e}")),
+            }
+        }
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly part of it")
+            .map_err(|e| format!("peer: send: {e}"))?;
+        set_linger_zero(&s)?; // close() now sends RST
+        Ok(())
+    });
+    let p = port.to_string();
+    let out = run(
+        imp,
+        "http_get",
+        &["127.0.0.1", &p, "/"],
+        Input::Null,
+        secs(20),
+    )?;
+    peer.join()
+        .map_err(|_| "peer thread panicked".to_owned())??;
+    out.expect_code(1)?;
+    out.expect_stderr_line("recv: Connection reset by peer")
 }

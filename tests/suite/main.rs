@@ -193,6 +193,7 @@ fn main() -> ExitCode {
             "rust" => vec![Impl::new("rust")],
             // The C built with -fsanitize=address,undefined (make test-asan).
             "c-asan" => vec![Impl::new("c-asan")],
+            "chapter" => vec![Impl::new("chapter")],
             "both" | "" => vec![Impl::new("c"), Impl::new("rust")],
             other => {
                 eprintln!("IMPL must be c, rust, both or c-asan, not '{other}'");
