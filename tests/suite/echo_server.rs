@@ -107,13 +107,23 @@ fn port0_listening_line_shows_real_port(imp: &Impl) -> TestResult {
     // own local port, which proves this very server took the connection.
     let stream = server.connect()?;
     let me = local_port(&stream)?;
+    echo_roundtrip(stream, b"ping\n")?;
     server.wait_all(
         "'Client connected' line for our connection",
         &[me],
         connected_line,
         secs(10),
     )?;
-    echo_roundtrip(stream, b"ping\n")
+    let want = format!("TCP server listening on 127.0.0.1:{}", server.port);
+    let lines = server.proc.stdout.lines();
+    match lines.iter().find(|l| l.starts_with("TCP server listening on ")) {
+        Some(l) if *l == want => Ok(()),
+        Some(l) if l.ends_with(":0") => Err(format!(
+            "the listening line '{l}' shows port 0, not the port it listens on, {}",
+            server.port
+        )),
+        other => Err(format!("listening line {other:?}, expected '{want}'")),
+    }
 }
 
 fn bind_any_addr(imp: &Impl) -> TestResult {
@@ -173,14 +183,22 @@ fn concurrent_32_clients(imp: &Impl) -> TestResult {
         ports.push(local_port(&s)?);
         streams.push(s);
     }
-    // All 32 sessions are open at once and none has sent a byte: a server
-    // that serves one client at a time cannot log all of them.
-    server.wait_all(
-        "a 'Client connected' line for each of 32 open connections",
-        &ports,
-        connected_line,
-        secs(15),
-    )?;
+    // All 32 sessions are open at once and none has sent a byte: a server that
+    // forks per client has a live child for each (one serving a client at a time
+    // would have one at most).
+    let pid = server.proc.pid;
+    let live = || {
+        children_of(pid)
+            .iter()
+            .filter(|(_, st)| *st != 'Z')
+            .count()
+    };
+    if !poll_until(secs(15), || live() >= N) {
+        return Err(format!(
+            "{} live session processes for {N} open connections after 15 s",
+            live()
+        ));
+    }
     let workers: Vec<_> = streams
         .into_iter()
         .enumerate()
@@ -270,6 +288,22 @@ fn log_lines_exactly_once(imp: &Impl) -> TestResult {
         closed_line,
         secs(15),
     )?;
+    // A line already there twice is a failure whatever comes later.
+    let lines = server.proc.stdout.lines();
+    let twice: Vec<String> = lines
+        .iter()
+        .filter(|l| lines.iter().filter(|x| x == l).count() > 1)
+        .map(|l| format!("'{l}' appears more than once"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !twice.is_empty() {
+        return Err(format!(
+            "{}\nstdout was:\n{}",
+            twice.join("\n"),
+            indent(&server.proc.stdout.text())
+        ));
+    }
     // Once every session process is gone, all they ever wrote is in the
     // pipe; a sentinel client's first line then marks the end of it.
     let pid = server.proc.pid;
@@ -421,8 +455,11 @@ fn restart_on_time_wait_port(imp: &Impl) -> TestResult {
     let mut first = EchoServer::start(imp)?;
     let port = first.port;
     let mut client = first.connect()?;
-    let me = local_port(&client)?;
-    first.wait_all("'Client connected' line", &[me], connected_line, secs(10))?;
+    // One byte echoed: a session process serves this connection.
+    client
+        .write_all(b"x")
+        .and_then(|_| client.read_exact(&mut [0u8; 1]))
+        .map_err(|e| format!("one-byte echo before the restart: {e}"))?;
     // Kill the server and its session child: the server side closes first...
     first.proc.kill();
     let mut rest = Vec::new();

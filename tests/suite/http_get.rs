@@ -112,12 +112,17 @@ fn file_server(dir: &std::path::Path) -> Result<(Proc, u16), String> {
 }
 
 /// The response inside `HTTP Response:\n` ... `\n`, split into the head
-/// (status line and headers) and the body.
+/// (status line and headers) and the body. Anything printed before
+/// `HTTP Response:` fails, but only after the caller has checked the body
+/// ([`nothing_before_response`]), so a stray line does not hide a wrong body.
 fn split_output(out: &Outcome) -> Result<(String, Vec<u8>), String> {
     let raw = out.stdout.bytes();
-    let inner = raw
-        .strip_prefix(b"HTTP Response:\n".as_slice())
-        .and_then(|r| r.strip_suffix(b"\n".as_slice()))
+    let start = raw
+        .windows(15)
+        .position(|w| w == b"HTTP Response:\n")
+        .ok_or_else(|| out.fail("no 'HTTP Response:' line on stdout"))?;
+    let inner = raw[start + 15..]
+        .strip_suffix(b"\n".as_slice())
         .ok_or_else(|| out.fail("stdout is not 'HTTP Response:\\n' + response + '\\n'"))?;
     let sep = inner
         .windows(4)
@@ -125,6 +130,14 @@ fn split_output(out: &Outcome) -> Result<(String, Vec<u8>), String> {
         .ok_or_else(|| out.fail("no end of headers (CRLF CRLF) in the response"))?;
     let head = String::from_utf8_lossy(&inner[..sep]).into_owned();
     Ok((head, inner[sep + 4..].to_vec()))
+}
+
+/// stdout starts with `HTTP Response:` (the `Connected to` line belongs on stderr).
+fn nothing_before_response(out: &Outcome) -> TestResult {
+    if !out.stdout.bytes().starts_with(b"HTTP Response:\n") {
+        return Err(out.fail("stdout has something before 'HTTP Response:'"));
+    }
+    Ok(())
 }
 
 fn get_file(imp: &Impl, len: usize) -> TestResult {
@@ -147,7 +160,6 @@ fn get_file(imp: &Impl, len: usize) -> TestResult {
         secs(30),
     )?;
     out.expect_code(0)?;
-    out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))?;
     let (head, body) = split_output(&out)?;
     let status = head.lines().next().unwrap_or("");
     if !status.starts_with("HTTP/1.0 200 ") {
@@ -165,7 +177,8 @@ fn get_file(imp: &Impl, len: usize) -> TestResult {
             sha256_hex(&body)
         ));
     }
-    Ok(())
+    nothing_before_response(&out)?;
+    out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))
 }
 
 fn missing_path_404(imp: &Impl) -> TestResult {
@@ -184,7 +197,7 @@ fn missing_path_404(imp: &Impl) -> TestResult {
     if !head.starts_with("HTTP/1.0 404 ") {
         return Err(out.fail("expected a 404 status line"));
     }
-    Ok(())
+    nothing_before_response(&out)
 }
 
 /// A one-shot HTTP peer in a thread: accepts one connection, reads the
@@ -277,11 +290,11 @@ fn get_from_responder(imp: &Impl, host: &str, path: &str, response: Vec<u8>) -> 
     let port = responder.port;
     let p = port.to_string();
     let out = run(imp, "http_get", &[host, &p, path], Input::Null, secs(20))?;
+    out.expect_code(0)?; // before waiting for the request: a failed program sends none
     let req = responder.request()?;
-    out.expect_code(0)?;
-    out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))?;
     expect_request(&req, path, &format!("{host}:{port}"))?;
-    expect_exact_stdout(&out, &response)
+    expect_exact_stdout(&out, &response)?;
+    out.expect_stderr_line(&format!("Connected to 127.0.0.1:{port}"))
 }
 
 fn exact_request_and_response(imp: &Impl) -> TestResult {
