@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::common::{
-    Capture, EchoServer, Impl, Input, Proc, children_of, closed_line, connect_local, data_file,
-    echo_roundtrip, fd_count, fresh_dir, hex, is_closed_line, local_port, poll_until, secs,
-    set_linger_zero,
+    Capture, EchoServer, Impl, Input, Need, Proc, children_of, closed_line, connect_local,
+    data_file, echo_roundtrip, fd_count, fresh_dir, hex, is_closed_line, local_port, need,
+    poll_until, secs, set_linger_zero,
 };
 use crate::{Figure, Mode, StressResult, StressScenario};
 
@@ -193,6 +193,7 @@ fn parse_sendto(line: &str) -> Option<Option<(i64, i64)>> {
 /// child meanwhile. From the trace: how many `send`s returned short, and
 /// that each one was followed by a `send` of exactly the rest.
 fn slow_reader(imp: &Impl, mode: Mode) -> StressResult {
+    need(&[Need::Tool("strace")])?;
     let len = mode.pick(8 * MIB, 32 * MIB);
     let dir = fresh_dir("strace")?;
     let prefix = dir.join("tr");

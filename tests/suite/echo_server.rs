@@ -132,12 +132,7 @@ fn echo_via_tcp_client(imp: &Impl, len: usize) -> TestResult {
 }
 
 fn echo_via_socat(imp: &Impl, len: usize) -> TestResult {
-    if !on_path("socat") {
-        return Err(
-            "socat is not installed: install it (apt-get install socat) to run this scenario"
-                .to_owned(),
-        );
-    }
+    need(&[Need::Tool("socat")])?;
     let server = EchoServer::start(imp)?;
     let mut cmd = Command::new("socat");
     // -t 30: after stdin EOF socat waits for the peer's EOF (up to 30 s)
