@@ -220,7 +220,7 @@ pub fn strace_dir() -> Option<&'static Path> {
         .as_deref()
 }
 
-/// Traces every program into `dir` (for `--compare`); call before any
+/// Traces every program into `dir` (for `SUITE_COMPARE`); call before any
 /// spawn. False if tracing was already decided.
 pub fn trace_into(dir: PathBuf) -> bool {
     fs::create_dir_all(&dir).is_ok() && STRACE_DIR.set(Some(dir)).is_ok()
