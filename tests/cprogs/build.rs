@@ -69,14 +69,13 @@ fn main() {
 fn build_set(set: &Set, root: &Path, out: &Path, dir: &Path, buffer_size: Option<&str>) {
     let mut build = cc::Build::new();
     // The Makefile's CFLAGS (-std=c11 -Wall -Wextra -Werror -O2 -g), whatever the cargo
-    // profile; none of cc's own warning flags.
+    // profile, through cc's own switches: `warnings(false)` would add `-w`, which silences
+    // every warning (and so -Werror) wherever it stands on the command line.
     build
-        .warnings(false)
-        .extra_warnings(false)
-        .flag("-std=c11")
-        .flag("-Wall")
-        .flag("-Wextra")
-        .flag("-Werror")
+        .std("c11")
+        .warnings(true) // -Wall
+        .extra_warnings(true) // -Wextra
+        .warnings_into_errors(true) // -Werror
         .opt_level(2)
         .debug(true)
         .out_dir(out.join(format!("obj-{}", set.name)));
