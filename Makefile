@@ -3,7 +3,10 @@
 #                   build/chapter/
 #   make deps       install the peers and tools the tests and the demo use (see DEPS)
 #   make test       everything: both implementations, sanitized C, unit tests, fmt, clippy, docs
-#   make compare    the shared suite against both, one table
+#   make compare    the shared suite against the chapter's code as printed, C and Rust: one
+#                   table (chapter | C | Rust | syscalls), then the twin tests' table
+# Plain `cargo test` needs none of this: it builds both (the C through tests/cprogs) and runs the
+# unit, twin, suite and stress tests, skipping (as ignored) what needs a tool make deps installs.
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
 
@@ -57,12 +60,13 @@ rust: | build/rust
 	cp --remove-destination $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
 test: all deps test-unit test-twins lint test-asan docs-check trace-compare stress-fast valgrind-check bench-smoke
-	IMPL=both $(CARGO) test --release --test suite
+	IMPL=all $(CARGO) test --release --test suite
 
-test-c: c rust deps
+# The suite runs the programs cargo builds for it (C: tests/cprogs, Rust: src/bin), not build/.
+test-c: deps
 	IMPL=c $(CARGO) test --release --test suite
 
-test-rust: rust deps
+test-rust: deps
 	IMPL=rust $(CARGO) test --release --test suite
 
 # The whole suite against the sanitized C. Reports go to files (a forked server child's stderr
@@ -83,8 +87,8 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-compare: all deps
-	$(CARGO) test --release --test suite -- --compare
+compare: deps
+	SUITE_COMPARE=1 $(CARGO) test --release --test suite
 	$(MAKE) --no-print-directory compare-twins
 
 # Real peers the suite talks to, and the tools of the demo, traces, stress and valgrind checks

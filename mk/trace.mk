@@ -17,18 +17,18 @@ trace-deps: deps
 trace-unit:
 	$(PYTHON) -m unittest discover -s tests/trace -p 'test_*.py'
 
-trace: all deps trace-deps
-	@test -n "$(SCENARIO)" || { echo "usage: make trace SCENARIO=name IMPL=c|rust (names: cargo test --release --test suite -- --list)"; exit 2; }
+trace: deps trace-deps
+	@test -n "$(SCENARIO)" || { echo "usage: make trace SCENARIO=name IMPL=c|rust (names: cargo test --test suite -- --list, without the ::IMPL ending)"; exit 2; }
 	@case "$(IMPL)" in c|rust) ;; *) echo "IMPL must be c or rust"; exit 2;; esac
 	@rm -rf $(TRACE_DIR)/one && mkdir -p $(TRACE_DIR)/one
-	@SUITE_STRACE_DIR=$(TRACE_DIR)/one IMPL=$(IMPL) $(CARGO) test --release --test suite -- --exact '$(SCENARIO)' | grep -E '^test .* \.\.\. '
+	@SUITE_STRACE_DIR=$(TRACE_DIR)/one IMPL=$(IMPL) $(CARGO) test --release --test suite -- --exact '$(SCENARIO)::$(IMPL)' | grep -E '^test .* \.\.\. '
 	@found=0; for f in $(TRACE_DIR)/one/*.trace; do \
 	  [ -e "$$f" ] || continue; found=1; \
 	  echo; echo "### $$(basename $$f .trace)"; \
 	  $(PYTHON) tests/trace/normalise.py "$$f" --annotate; \
 	done; [ $$found = 1 ] || { echo "no trace: is '$(SCENARIO)' an exact scenario name?"; exit 1; }
 
-trace-compare: all deps trace-deps trace-unit
+trace-compare: deps trace-deps trace-unit
 	rm -rf $(TRACE_DIR)/all && mkdir -p $(TRACE_DIR)/all
 	SUITE_STRACE_DIR=$(TRACE_DIR)/all IMPL=both $(CARGO) test --release --test suite
 	$(PYTHON) tests/trace/compare.py $(TRACE_DIR)/all

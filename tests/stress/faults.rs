@@ -11,8 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    Capture, EchoServer, Impl, Input, Proc, children_of, connect_local, connected_line,
-    echo_roundtrip, fd_count, local_port, poll_until, secs,
+    Capture, EchoServer, Impl, Input, Need, Proc, children_of, connect_local, connected_line,
+    echo_roundtrip, fd_count, local_port, need, poll_until, secs,
 };
 use crate::{Figure, Mode, StressResult, StressScenario};
 
@@ -27,6 +27,13 @@ pub const SCENARIOS: &[StressScenario] = &[
 /// RLIMIT_NPROC counts every process of the real user: scenarios running
 /// as nobody take turns.
 static NOBODY: Mutex<()> = Mutex::new(());
+
+/// What running the server as nobody under a process limit takes (root ignores RLIMIT_NPROC).
+const AS_NOBODY: &[Need] = &[
+    Need::Root("to run the server as user nobody"),
+    Need::Tool("prlimit"),
+    Need::Tool("setpriv"),
+];
 
 /// Processes of user nobody (uid 65534) now. RLIMIT_NPROC counts them all,
 /// so a scenario waits for those of the previous one to be gone first.
@@ -131,6 +138,7 @@ fn held_client(port: u16) -> Result<TcpStream, String> {
 /// server logs `fork: Resource temporarily unavailable`, closes them and
 /// keeps serving; once a child ends, a new client is served again.
 fn fork_fails(imp: &Impl, mode: Mode) -> StressResult {
+    need(AS_NOBODY)?;
     let _turn = NOBODY.lock().unwrap_or_else(|e| e.into_inner());
     let refused = mode.pick(3, 10);
     let base = nobody_baseline();
@@ -171,6 +179,7 @@ fn fork_fails(imp: &Impl, mode: Mode) -> StressResult {
 /// with EMFILE at once and the chapter's loop `break`s: exit 1 (kept, see
 /// docs/security.md).
 fn emfile_exits(imp: &Impl, _mode: Mode) -> StressResult {
+    need(&[Need::Tool("prlimit")])?;
     let cmd = imp.command_via(&["prlimit", "--nofile=4:4"], "echo_server", &["0"])?;
     let mut p = Proc::spawn("echo_server", cmd, Input::Null, Capture::Keep)?;
     let out = p.finish(secs(10))?;
@@ -193,6 +202,7 @@ fn emfile_exits(imp: &Impl, _mode: Mode) -> StressResult {
 /// nofile 5: one fd for accept is all the parent ever needs, because it
 /// closes each client fd after fork. Many concurrent clients are served.
 fn nofile5_serves(imp: &Impl, mode: Mode) -> StressResult {
+    need(&[Need::Tool("prlimit")])?;
     let n = mode.pick(20, 100);
     let launcher = ["prlimit".to_owned(), "--nofile=5:5".to_owned()];
     let mut server = server_via(imp, &launcher)?;
@@ -220,6 +230,7 @@ fn nofile5_serves(imp: &Impl, mode: Mode) -> StressResult {
 /// limit: under nproc L as nobody the server can hold L-1 clients; the
 /// next ones are closed at once. Measured, not assumed.
 fn dos_nproc(imp: &Impl, mode: Mode) -> StressResult {
+    need(AS_NOBODY)?;
     let _turn = NOBODY.lock().unwrap_or_else(|e| e.into_inner());
     let limit: usize = mode.pick(16, 64);
     let base = nobody_baseline();

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::common::{
-    Capture, EchoServer, Impl, Input, Proc, children_of, closed_line, connect_local, data_file,
-    echo_roundtrip, fd_count, fresh_dir, hex, is_closed_line, local_port, poll_until, secs,
-    set_linger_zero,
+    Capture, EchoServer, Impl, Input, Need, Proc, children_of, closed_line, connect_local,
+    data_file, echo_roundtrip, fd_count, fresh_dir, hex, is_closed_line, local_port, need,
+    poll_until, secs, set_linger_zero,
 };
 use crate::{Figure, Mode, StressResult, StressScenario};
 
@@ -191,8 +191,11 @@ fn parse_sendto(line: &str) -> Option<Option<(i64, i64)>> {
 /// returns short only when a signal interrupts it after some bytes were
 /// queued: SIGSTOP/SIGCONT pairs (what Ctrl-Z and `fg` do) are sent to the
 /// child meanwhile. From the trace: how many `send`s returned short, and
-/// that each one was followed by a `send` of exactly the rest.
+/// that each one was followed by a `send` of exactly the rest. Whether a
+/// signal lands inside such a send is timing: a session without a short
+/// send is repeated (at most [`SLOW_READER_SESSIONS`] in all).
 fn slow_reader(imp: &Impl, mode: Mode) -> StressResult {
+    need(&[Need::Tool("strace")])?;
     let len = mode.pick(8 * MIB, 32 * MIB);
     let dir = fresh_dir("strace")?;
     let prefix = dir.join("tr");
@@ -227,7 +230,71 @@ fn slow_reader(imp: &Impl, mode: Mode) -> StressResult {
         .first()
         .map(|c| c.0)
         .ok_or("no echo_server under strace")?;
-    let stream = connect_local(port)?;
+    let mut srv = EchoServer { proc: strace, port };
+    let mut tried = Vec::new();
+    for session in 1..=SLOW_READER_SESSIONS {
+        let s = slow_reader_session(&mut srv, server_pid, &dir, len, session)?;
+        if s.short > 0 {
+            srv.proc.expect_running()?;
+            return Ok(Figure {
+                text: format!(
+                    "{} MiB read 61 B at a time: {} sendto, {} short (each completed by the loop){}",
+                    len / MIB,
+                    s.calls,
+                    s.short,
+                    if session > 1 {
+                        format!(" in session {session}")
+                    } else {
+                        String::new()
+                    }
+                ),
+                bytes: s.bytes + tried.iter().map(|t: &Session| t.bytes).sum::<u64>(),
+                connections: session as u64,
+                faults: s.stops + tried.iter().map(|t| t.stops).sum::<u64>(),
+                ..Figure::default()
+            });
+        }
+        tried.push(s);
+    }
+    let each: Vec<String> = tried
+        .iter()
+        .map(|t| {
+            format!(
+                "{} sendto calls, {} SIGSTOP/SIGCONT pairs, {} restarts",
+                t.calls, t.stops, t.restarts
+            )
+        })
+        .collect();
+    Err(format!(
+        "no short send in {SLOW_READER_SESSIONS} sessions: {}",
+        each.join("; ")
+    ))
+}
+
+/// Sessions [`slow_reader`] tries before it gives up on seeing a short send (one session
+/// misses in about one run in twelve on a 2-core machine).
+const SLOW_READER_SESSIONS: usize = 3;
+
+/// What one slow-reader session's trace showed.
+struct Session {
+    bytes: u64,
+    calls: usize,
+    short: usize,
+    restarts: usize,
+    stops: u64,
+}
+
+/// One session of [`slow_reader`]: the `session`-th connection to `srv` (`server_pid` under
+/// strace, traces in `dir`), its child stopped and continued while it sends; checks every
+/// short send in the child's trace is followed by a send of the rest.
+fn slow_reader_session(
+    srv: &mut EchoServer,
+    server_pid: i32,
+    dir: &std::path::Path,
+    len: usize,
+    session: usize,
+) -> Result<Session, String> {
+    let stream = connect_local(srv.port)?;
     // A bounded receive buffer, so the server's send blocks soon.
     let small: libc::c_int = 256 * 1024;
     // SAFETY: valid socket fd; the option value is a live c_int of the size passed.
@@ -266,12 +333,11 @@ fn slow_reader(imp: &Impl, mode: Mode) -> StressResult {
             }
         })
     };
-    let res = stream_echo(stream, len, 7, 61, 256);
+    let res = stream_echo(stream, len, 6 + session as u64, 61, 256);
     done.store(true, Ordering::Relaxed);
     let _ = storm.join();
     let got = res?;
-    let mut srv = EchoServer { proc: strace, port };
-    srv.wait_count("closed line", 1, is_closed_line, secs(10))?;
+    srv.wait_count("closed line", session, is_closed_line, secs(10))?;
     let trace = dir.join(format!("tr.{child}"));
     // strace writes the file as the child runs; the child has exited here.
     poll_until(secs(5), || children_of(server_pid).is_empty());
@@ -301,24 +367,12 @@ fn slow_reader(imp: &Impl, mode: Mode) -> StressResult {
     if sent != len as i64 {
         return Err(format!("the trace's sends add up to {sent}, not {len}"));
     }
-    if short == 0 {
-        return Err(format!(
-            "no short send in {} sendto calls ({} SIGSTOP/SIGCONT pairs, {restarts} restarts)",
-            done_calls.len(),
-            stops.load(Ordering::Relaxed)
-        ));
-    }
-    srv.proc.expect_running()?;
-    Ok(Figure {
-        text: format!(
-            "{} MiB read 61 B at a time: {} sendto, {short} short (each completed by the loop)",
-            len / MIB,
-            done_calls.len()
-        ),
+    Ok(Session {
         bytes: got,
-        connections: 1,
-        faults: stops.load(Ordering::Relaxed),
-        ..Figure::default()
+        calls: done_calls.len(),
+        short,
+        restarts,
+        stops: stops.load(Ordering::Relaxed),
     })
 }
 

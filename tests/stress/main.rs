@@ -1,35 +1,40 @@
-//! Stress, fault and bad-input scenarios, run against `build/c`
-//! and `build/rust` (`IMPL=c|rust|both|c-asan`, default both).
+//! Stress, fault and bad-input scenarios, run against the implementations `IMPL` names, as
+//! in the suite (default both: `c` compiled by the test build and `rust` built by cargo;
+//! `c-asan` after `make c-asan`), one test per scenario and implementation, `SCENARIO::IMPL`.
 //!
-//! A harness-less test target like the suite: `STRESS=full` (make stress)
-//! runs the full sizes (64 clients x 16 MiB, 1,000 churned connections, ...),
-//! the default is the fast subset `make test` runs (64 x 1 MiB, 200
-//! connections). Every scenario returns a [`Figure`]: what it counted
-//! (bytes checked, connections, faults, bad inputs, zombies, leaks). The
-//! output is one table, scenario | C | Rust | figure, and the suite's
-//! closing lines. Positional arguments filter scenarios by substring;
-//! `--list` lists them. Workers: `STRESS_THREADS` (default 2: this is a
-//! load test, and the machine is shared).
+//! `STRESS=full` (make stress) runs the full sizes (64 clients x 16 MiB, 1,000 churned
+//! connections, ...); the default is the fast subset `make test` runs (64 x 1 MiB, 200
+//! connections). Every scenario returns a [`Figure`]: what it counted (bytes checked,
+//! connections, faults, bad inputs, zombies, leaks); after the run one table, scenario | C |
+//! Rust | figure, and the figures summed. The harness is libtest-mimic's, so the arguments
+//! are libtest's (filter, `--exact`, `--list`, `--test-threads`, ...); `--test-threads`
+//! defaults to 2 (or `RUST_TEST_THREADS`): this is a load test, and the machine is shared.
 //!
-//! Needs `strace` (slow reader), `setpriv` and `prlimit` (util-linux: fork
-//! and fd limits as user nobody).
+//! Needs `strace` (slow reader), `prlimit` (fd limits), and root with `setpriv` (process
+//! limits as user nobody); a scenario whose tool is missing is reported `ignored` with
+//! what is missing and the make target that runs it (`make stress-fast`).
 
 #[allow(dead_code)]
 #[path = "../suite/common.rs"]
 mod common;
+#[allow(dead_code)]
+#[path = "../suite/report.rs"]
+mod report;
 
 mod bad_input;
 mod faults;
 mod load;
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use common::Impl;
+use libtest_mimic::{Arguments, FormatSetting, Trial};
+
+use common::{Impl, Verdict};
+use report::{Cell, Run, Status};
 
 /// Full sizes (`STRESS=full`) or the fast subset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,225 +91,67 @@ pub type StressResult = Result<Figure, String>;
 pub type StressScenario = (&'static str, fn(&Impl, Mode) -> StressResult);
 
 /// Scenarios that must not run beside another one (they measure whole-user
-/// process counts or load the machine), in this order, first.
+/// process counts or load the machine): they run first, one at a time.
 const HEAVY: &[&str] = &["load::64_clients"];
+
+/// Taken shared by every scenario, exclusively by a heavy one.
+static ALONE: RwLock<()> = RwLock::new(());
 
 fn all_scenarios() -> Vec<StressScenario> {
     [load::SCENARIOS, faults::SCENARIOS, bad_input::SCENARIOS].concat()
 }
 
-struct Run {
-    passed: bool,
-    elapsed: Duration,
-    figure: Figure,
-    message: String,
-}
+/// Each scenario's run and figure against each implementation.
+type Results = Arc<Mutex<HashMap<(&'static str, &'static str), (Run, Option<Figure>)>>>;
 
-fn run_job(name: &'static str, f: fn(&Impl, Mode) -> StressResult, imp: Impl, mode: Mode) -> Run {
-    let started = Instant::now();
-    let deadline = Duration::from_secs(mode.pick(60, 300));
-    let label = format!("{name} [{}]", imp.name);
-    let result = common::run_with_deadline(label, deadline, move || f(&imp, mode));
-    let elapsed = started.elapsed();
-    match result {
-        Ok(figure) => Run {
-            passed: true,
-            elapsed,
-            figure,
-            message: String::new(),
-        },
-        Err(message) => Run {
-            passed: false,
-            elapsed,
-            figure: Figure::default(),
-            message,
-        },
-    }
-}
-
-fn cell(run: Option<&Run>) -> String {
-    match run {
-        Some(r) if r.passed => format!("pass {:>6.2}s", r.elapsed.as_secs_f64()),
-        Some(r) => format!("FAIL {:>6.2}s", r.elapsed.as_secs_f64()),
-        None => "-".to_owned(),
-    }
-}
-
-fn main() -> ExitCode {
-    common::install_panic_hook();
-    let mut filters = Vec::new();
-    let mut list = false;
-    for a in std::env::args().skip(1) {
-        match a.as_str() {
-            "--list" => list = true,
-            _ if a.starts_with('-') => {}
-            _ => filters.push(a),
+/// The table (scenario | one column per implementation | figure) and the summed figures.
+fn print_table(scenarios: &[StressScenario], impls: &[Impl], results: &Results) {
+    let results = results.lock().unwrap_or_else(|e| e.into_inner());
+    let mut titles = vec!["scenario".to_owned()];
+    titles.extend(impls.iter().map(|i| report::impl_title(i.name)));
+    titles.push("figure".to_owned());
+    let mut rows = Vec::new();
+    for &(name, _) in scenarios {
+        let runs: Vec<Option<&(Run, Option<Figure>)>> =
+            impls.iter().map(|i| results.get(&(name, i.name))).collect();
+        if runs.iter().all(Option::is_none) {
+            continue;
         }
-    }
-    let mode = match std::env::var("STRESS").as_deref() {
-        Ok("full") => Mode::Full,
-        _ => Mode::Fast,
-    };
-    let all = all_scenarios();
-    let selected: Vec<StressScenario> = all
-        .iter()
-        .copied()
-        .filter(|(n, _)| filters.is_empty() || filters.iter().any(|f| n.contains(f.as_str())))
-        .collect();
-    if list {
-        for (name, _) in &selected {
-            println!("{name}: test");
-        }
-        return ExitCode::SUCCESS;
-    }
-    let impls: Vec<Impl> = match std::env::var("IMPL").as_deref().unwrap_or("both") {
-        "c" => vec![Impl::new("c")],
-        "rust" => vec![Impl::new("rust")],
-        "c-asan" => vec![Impl::new("c-asan")],
-        "both" | "" => vec![Impl::new("c"), Impl::new("rust")],
-        other => {
-            eprintln!("IMPL must be c, rust, both or c-asan, not '{other}'");
-            return ExitCode::from(2);
-        }
-    };
-    let threads = std::env::var("STRESS_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(2);
-    println!(
-        "\nrunning {} stress scenarios x {} implementation(s), {} mode, {threads} threads",
-        selected.len(),
-        impls.len(),
-        if mode == Mode::Full { "full" } else { "fast" }
-    );
-    let started = Instant::now();
-
-    // Heavy scenarios run alone, one implementation at a time; then the pool.
-    let is_heavy = |n: &str| HEAVY.iter().any(|h| n.starts_with(h));
-    let mut results: Vec<(&'static str, &'static str, Run)> = Vec::new();
-    let report = |name: &str, imp: &str, run: &Run| {
-        let verdict = if run.passed { "ok" } else { "FAILED" };
-        println!(
-            "test {name} [{imp}] ... {verdict} ({:.2}s) {}",
-            run.elapsed.as_secs_f64(),
-            run.figure.text
-        );
-        if !run.passed {
-            for l in run.message.lines() {
-                println!("    {l}");
-            }
-        }
-    };
-    for &(name, f) in selected.iter().filter(|(n, _)| is_heavy(n)) {
-        for imp in &impls {
-            let run = run_job(name, f, imp.clone(), mode);
-            report(name, imp.name, &run);
-            results.push((name, imp.name, run));
-        }
-    }
-    let jobs: VecDeque<(StressScenario, Impl)> = selected
-        .iter()
-        .filter(|(n, _)| !is_heavy(n))
-        .flat_map(|&s| impls.iter().map(move |i| (s, i.clone())))
-        .collect();
-    let queue = Arc::new(Mutex::new(jobs));
-    let (done_tx, done_rx) = mpsc::channel();
-    for _ in 0..threads {
-        let queue = queue.clone();
-        let done_tx = done_tx.clone();
-        thread::spawn(move || {
-            loop {
-                let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                let Some(((name, f), imp)) = job else { break };
-                let run = run_job(name, f, imp.clone(), mode);
-                if done_tx.send((name, imp.name, run)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(done_tx);
-    for (name, imp, run) in done_rx {
-        report(name, imp, &run);
-        results.push((name, imp, run));
-    }
-    common::remove_run_dir();
-
-    // The table: scenario | C | Rust | figure.
-    let find = |name: &str, imp: &str| {
-        results
+        // One figure when the implementations agree, else each one's.
+        let figures: Vec<(&str, &str)> = impls
             .iter()
-            .find(|(n, i, _)| *n == name && *i == imp)
-            .map(|r| &r.2)
-    };
-    let first_impl = impls[0].name;
-    let mut rows = vec![[
-        "scenario".to_owned(),
-        if first_impl == "c-asan" {
-            "C (asan)"
-        } else {
-            "C"
-        }
-        .to_owned(),
-        "Rust".to_owned(),
-        "figure".to_owned(),
-    ]];
-    for (name, _) in &selected {
-        let c = find(
-            name,
-            if first_impl == "c-asan" {
-                "c-asan"
-            } else {
-                "c"
-            },
-        );
-        let r = find(name, "rust");
-        let fig = match (c.filter(|r| r.passed), r.filter(|r| r.passed)) {
-            (Some(a), Some(b)) if a.figure.text != b.figure.text => {
-                format!("C: {} / Rust: {}", a.figure.text, b.figure.text)
-            }
-            (Some(a), _) => a.figure.text.clone(),
-            (None, Some(b)) => b.figure.text.clone(),
-            (None, None) => "-".to_owned(),
+            .zip(&runs)
+            .filter_map(|(i, r)| Some((i.name, r.and_then(|r| r.1.as_ref())?.text.as_str())))
+            .collect();
+        let figure = match figures.first() {
+            None => "-".to_owned(),
+            Some((_, first)) if figures.iter().all(|(_, f)| f == first) => (*first).to_owned(),
+            Some(_) => figures
+                .iter()
+                .map(|(i, f)| format!("{}: {f}", report::impl_title(i)))
+                .collect::<Vec<_>>()
+                .join(" / "),
         };
-        rows.push([(*name).to_owned(), cell(c), cell(r), fig]);
+        let mut row = vec![Cell::plain(name)];
+        row.extend(runs.iter().map(|r| report::run_cell(r.map(|r| &r.0))));
+        row.push(Cell::plain(figure));
+        rows.push(row);
     }
-    let widths: Vec<usize> = (0..3)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
     println!();
-    for (k, r) in rows.iter().enumerate() {
-        println!(
-            "{:<w0$} | {:<w1$} | {:<w2$} | {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-        if k == 0 {
-            println!(
-                "{}-|-{}-|-{}-|-{}",
-                "-".repeat(widths[0]),
-                "-".repeat(widths[1]),
-                "-".repeat(widths[2]),
-                "-".repeat(6)
-            );
-        }
-    }
+    print!(
+        "{}",
+        report::render(&titles, &rows, std::io::stdout().is_terminal())
+    );
 
-    // Closing note: the figures summed over both implementations.
+    // Closing note: the figures summed over the implementations.
     let mut sum = Figure::default();
-    for (_, _, run) in &results {
-        sum.bytes += run.figure.bytes;
-        sum.connections += run.figure.connections;
-        sum.faults += run.figure.faults;
-        sum.bad_inputs += run.figure.bad_inputs;
-        sum.zombies += run.figure.zombies;
-        sum.leaks += run.figure.leaks;
+    for f in results.values().filter_map(|r| r.1.as_ref()) {
+        sum.bytes += f.bytes;
+        sum.connections += f.connections;
+        sum.faults += f.faults;
+        sum.bad_inputs += f.bad_inputs;
+        sum.zombies += f.zombies;
+        sum.leaks += f.leaks;
     }
     println!(
         "\nfigures (all implementations): {} bytes checked ({:.1} MiB), {} connections, {} faults injected, {} bad inputs tried, {} zombies, {} leaks",
@@ -316,23 +163,87 @@ fn main() -> ExitCode {
         sum.zombies,
         sum.leaks
     );
-    let passed = results.iter().filter(|r| r.2.passed).count();
-    let failed = results.len() - passed;
-    if failed > 0 {
-        println!("\nfailures:");
-        for (name, imp, _) in results.iter().filter(|r| !r.2.passed) {
-            println!("    {name} [{imp}]");
+}
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    common::default_test_threads(&mut args, 2);
+    let impls = match Impl::from_env("both") {
+        Ok(impls) => impls,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !args.list {
+        for imp in &impls {
+            if let Some(missing) = imp.missing() {
+                eprintln!("warning: IMPL {}: {missing}", imp.name);
+            }
         }
     }
-    let filtered_out = (all.len() - selected.len()) * impls.len();
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {:.2}s",
-        if failed > 0 { "FAILED" } else { "ok" },
-        started.elapsed().as_secs_f64()
-    );
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        ExitCode::FAILURE
+    let mode = match std::env::var("STRESS").as_deref() {
+        Ok("full") => Mode::Full,
+        _ => Mode::Fast,
+    };
+    common::set_make_target(mode.pick("make stress-fast", "make stress"));
+    common::install_panic_hook();
+    let deadline = Duration::from_secs(mode.pick(60, 300));
+    let results: Results = Arc::default();
+
+    let scenarios = all_scenarios();
+    let is_heavy = |n: &str| HEAVY.iter().any(|h| n.starts_with(h));
+    let mut order = scenarios.clone();
+    if args.list {
+        order.sort_by_key(|(name, _)| *name);
+    } else {
+        order.sort_by_key(|(name, _)| !is_heavy(name));
+    }
+    let trials: Vec<Trial> = order
+        .iter()
+        .flat_map(|&(name, f)| {
+            let results = &results;
+            let heavy = is_heavy(name);
+            impls.iter().map(move |imp| {
+                let test = format!("{name}::{}", imp.name);
+                let (imp, results, label) = (imp.clone(), results.clone(), test.clone());
+                Trial::ignorable_test(test, move || {
+                    let (_shared, _alone) = if heavy {
+                        (None, Some(ALONE.write().unwrap_or_else(|e| e.into_inner())))
+                    } else {
+                        (Some(ALONE.read().unwrap_or_else(|e| e.into_inner())), None)
+                    };
+                    let started = Instant::now();
+                    let key = (name, imp.name);
+                    let verdict = common::run_with_deadline(label, deadline, move || f(&imp, mode));
+                    let elapsed = started.elapsed();
+                    let (status, figure, note) = match &verdict {
+                        Verdict::Passed(figure) => (Status::Pass, Some(figure.clone()), None),
+                        Verdict::Failed(msg) => (Status::Fail, None, Run::note_for(msg)),
+                        Verdict::Skipped(_) => (Status::Skip, None, None),
+                    };
+                    let run = Run {
+                        status,
+                        elapsed,
+                        note,
+                    };
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key, (run, figure));
+                    verdict.outcome()
+                })
+            })
+        })
+        .collect();
+
+    let conclusion = libtest_mimic::run(&args, trials);
+    common::remove_run_dir();
+    if !args.list && !matches!(args.format, Some(FormatSetting::Json)) {
+        print_table(&scenarios, &impls, &results);
+    }
+    if conclusion.has_failed() {
+        ExitCode::from(101)
     } else {
         ExitCode::SUCCESS
     }

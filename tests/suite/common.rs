@@ -37,37 +37,140 @@ pub const READY: Duration = secs(10);
 // Implementations
 // ---------------------------------------------------------------------------
 
-/// One build of the three programs: `build/c` or `build/rust`.
+/// The three programs every implementation provides.
+pub const PROGRAMS: [&str; 3] = ["echo_server", "tcp_client", "http_get"];
+
+/// The Rust programs cargo built for this test run (cargo's `CARGO_BIN_EXE_<name>`).
+const RUST_PROGRAMS: [&str; 3] = [
+    env!("CARGO_BIN_EXE_echo_server"),
+    env!("CARGO_BIN_EXE_tcp_client"),
+    env!("CARGO_BIN_EXE_http_get"),
+];
+
+/// One build of the three programs under test.
 #[derive(Clone, Debug)]
 pub struct Impl {
-    /// `c` or `rust`, as in `IMPL=` and in the output.
+    /// `c`, `rust`, `c-asan`, ... as in `IMPL=` and in the test names (`SCENARIO::IMPL`).
     pub name: &'static str,
-    /// Directory holding `echo_server`, `tcp_client` and `http_get`.
-    pub dir: PathBuf,
+    /// Where each of [`PROGRAMS`] is, in that order.
+    paths: [PathBuf; 3],
+    /// What makes the programs, for the message when one is missing.
+    made_by: &'static str,
 }
 
 impl Impl {
-    /// The build called `name` (`c` or `rust`) under `$CARGO_MANIFEST_DIR/build`.
-    /// `SUITE_PROGRAMS_DIR=DIR` takes the programs from DIR instead (a mutant's build).
-    pub fn new(name: &'static str) -> Impl {
-        let dir = std::env::var_os("SUITE_PROGRAMS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("build")
-                    .join(name)
+    /// The implementation called `name`: `rust` (cargo's build of `src/`), a program set of
+    /// the test build (`c`: `c_reference/` compiled by tests/cprogs), or `c-asan` (the C
+    /// under ASan and UBSan, `make c-asan`, in `build/c-asan`).
+    pub fn named(name: &str) -> Option<Impl> {
+        if name == "rust" {
+            return Some(Impl {
+                name: "rust",
+                paths: RUST_PROGRAMS.map(PathBuf::from),
+                made_by: "cargo builds it for the test run",
             });
-        Impl { name, dir }
+        }
+        if name == "c-asan" {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("build/c-asan");
+            return Some(Impl {
+                name: "c-asan",
+                paths: PROGRAMS.map(|p| dir.join(p)),
+                made_by: "run make c-asan (make test-asan builds it and runs the suite on it)",
+            });
+        }
+        let set = tcp_chapter_cprogs::set(name)?;
+        Some(Impl {
+            name: set.name,
+            paths: PROGRAMS.map(|p| set.program(p)),
+            made_by: "tests/cprogs/build.rs compiles it for the test run",
+        })
     }
 
-    /// Path of one program, or a clear error if it has not been built.
+    /// The same implementation with its programs taken from `dir` (`SUITE_PROGRAMS_DIR`).
+    pub fn in_dir(self, dir: &Path) -> Impl {
+        Impl {
+            paths: PROGRAMS.map(|p| dir.join(p)),
+            made_by: "SUITE_PROGRAMS_DIR names this directory",
+            ..self
+        }
+    }
+
+    /// The implementations `IMPL` names (else `default`), each in `SUITE_PROGRAMS_DIR` if
+    /// that is set. `IMPL` is a comma-separated list of implementations (`c`, `rust`,
+    /// `c-asan`, any program set of tests/cprogs) and groups: `both` (c and rust) and `all`
+    /// (every program set of the test build, then rust).
+    pub fn from_env(default: &str) -> Result<Vec<Impl>, String> {
+        let spec = std::env::var("IMPL").unwrap_or_default();
+        let spec = if spec.trim().is_empty() {
+            default
+        } else {
+            spec.trim()
+        };
+        let mut names: Vec<&str> = Vec::new();
+        for word in spec.split(',').map(str::trim) {
+            match word {
+                "both" => names.extend(["c", "rust"]),
+                "all" => {
+                    names.extend(tcp_chapter_cprogs::SETS.iter().map(|s| s.name));
+                    names.push("rust");
+                }
+                _ => names.push(word),
+            }
+        }
+        let mut impls: Vec<Impl> = Vec::new();
+        for name in names {
+            let imp = Impl::named(name).ok_or_else(|| {
+                let sets: Vec<&str> = tcp_chapter_cprogs::SETS.iter().map(|s| s.name).collect();
+                format!(
+                    "IMPL: unknown implementation '{name}' (known: {}, rust, c-asan; groups: both, all)",
+                    sets.join(", ")
+                )
+            })?;
+            if !impls.iter().any(|i| i.name == imp.name) {
+                impls.push(imp);
+            }
+        }
+        if let Some(dir) = std::env::var_os("SUITE_PROGRAMS_DIR") {
+            if impls.len() != 1 {
+                return Err(format!(
+                    "SUITE_PROGRAMS_DIR needs IMPL to name one implementation, not '{spec}'"
+                ));
+            }
+            impls = impls
+                .into_iter()
+                .map(|i| i.in_dir(Path::new(&dir)))
+                .collect();
+        }
+        Ok(impls)
+    }
+
+    /// Path of one program, or a clear error if it does not exist.
     pub fn bin(&self, prog: &str) -> Result<PathBuf, String> {
-        let path = self.dir.join(prog);
+        let path = PROGRAMS
+            .iter()
+            .position(|p| *p == prog)
+            .map(|i| self.paths[i].clone())
+            .ok_or_else(|| format!("{prog} is not one of the programs {PROGRAMS:?}"))?;
         if path.is_file() {
             Ok(path)
         } else {
-            Err(format!("{} does not exist: run make first", path.display()))
+            Err(format!(
+                "{} does not exist: {}",
+                path.display(),
+                self.made_by
+            ))
         }
+    }
+
+    /// The programs that do not exist, with what makes them; `None` when all do.
+    pub fn missing(&self) -> Option<String> {
+        let missing: Vec<String> = self
+            .paths
+            .iter()
+            .filter(|p| !p.is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        (!missing.is_empty()).then(|| format!("{} missing: {}", missing.join(", "), self.made_by))
     }
 
     /// A `Command` for one program with its arguments (under strace when
@@ -117,7 +220,7 @@ pub fn strace_dir() -> Option<&'static Path> {
         .as_deref()
 }
 
-/// Traces every program into `dir` (for `--compare`); call before any
+/// Traces every program into `dir` (for `SUITE_COMPARE`); call before any
 /// spawn. False if tracing was already decided.
 pub fn trace_into(dir: PathBuf) -> bool {
     fs::create_dir_all(&dir).is_ok() && STRACE_DIR.set(Some(dir)).is_ok()
@@ -195,44 +298,141 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// How a scenario ended.
+#[derive(Debug)]
+pub enum Verdict<T> {
+    /// It ran and passed, returning this.
+    Passed(T),
+    /// It failed (an error, a panic, or its deadline): the message.
+    Failed(String),
+    /// It did not run, for want of a tool ([`need`]): the reason.
+    Skipped(String),
+}
+
+impl<T> Verdict<T> {
+    /// As libtest-mimic reports it: `ok`, `ignored (reason)` or `FAILED` with the message.
+    pub fn outcome(&self) -> Result<libtest_mimic::Completion, libtest_mimic::Failed> {
+        match self {
+            Verdict::Passed(_) => Ok(libtest_mimic::Completion::Completed),
+            Verdict::Skipped(why) => Ok(libtest_mimic::Completion::ignored_with(why)),
+            Verdict::Failed(msg) => Err(msg.into()),
+        }
+    }
+}
+
 /// Runs `f` on its own thread named `label`, with a fresh process registry: if it has not
-/// finished within `deadline`, every process group it spawned is killed and the run fails.
-/// A panic in `f` is a failure carrying the panic's message.
+/// finished within `deadline`, every process group it spawned is killed and the run fails
+/// (the harness's worker goes on; the scenario thread ends when its processes are gone).
+/// A panic in `f` is a failure carrying the panic's message; an error from [`need`] a skip.
 pub fn run_with_deadline<T: Send + 'static>(
     label: String,
     deadline: Duration,
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, String> {
+) -> Verdict<T> {
     let registry: Registry = Arc::default();
     let (tx, rx) = std::sync::mpsc::channel();
     let reg = registry.clone();
     let spawned = thread::Builder::new().name(label).spawn(move || {
         set_registry(reg);
-        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-            Ok(r) => r,
-            Err(_) => Err(PANIC_MESSAGE
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| "panicked".to_owned())),
+        let verdict = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(Ok(v)) => Verdict::Passed(v),
+            Ok(Err(msg)) => match SKIPPED.with(|s| s.borrow_mut().take()) {
+                Some(why) => Verdict::Skipped(why),
+                None => Verdict::Failed(msg),
+            },
+            Err(_) => Verdict::Failed(
+                PANIC_MESSAGE
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| "panicked".to_owned()),
+            ),
         };
-        let _ = tx.send(result);
+        let _ = tx.send(verdict);
     });
     match spawned {
-        Err(e) => Err(format!("cannot start the scenario thread: {e}")),
+        Err(e) => Verdict::Failed(format!("cannot start the scenario thread: {e}")),
         Ok(_) => match rx.recv_timeout(deadline) {
-            Ok(r) => r,
+            Ok(v) => v,
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 for pgid in registry.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
                     kill_group(pgid);
                 }
-                Err(format!(
+                Verdict::Failed(format!(
                     "did not finish within the {}s deadline; its processes were killed",
                     deadline.as_secs()
                 ))
             }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                Err("scenario thread ended without a result".to_owned())
+                Verdict::Failed("scenario thread ended without a result".to_owned())
             }
         },
+    }
+}
+
+/// A positive number from the environment variable `var`, else `default`.
+pub fn env_number(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(default)
+}
+
+/// Without `--test-threads`, runs `RUST_TEST_THREADS` (as libtest does) or `default` tests
+/// at a time.
+pub fn default_test_threads(args: &mut libtest_mimic::Arguments, default: usize) {
+    if args.test_threads.is_none() {
+        args.test_threads = Some(env_number("RUST_TEST_THREADS", default as u64) as usize);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What a scenario needs beyond a Rust toolchain and a C compiler
+// ---------------------------------------------------------------------------
+
+/// A tool or privilege a scenario needs that plain `cargo test` may not have.
+#[derive(Clone, Copy, Debug)]
+pub enum Need {
+    /// A program on PATH (`make deps` installs it).
+    Tool(&'static str),
+    /// Root, for this reason (e.g. to run the server as user nobody).
+    #[allow(dead_code)] // the stress test's
+    Root(&'static str),
+}
+
+thread_local! {
+    /// Why this scenario thread is skipped, set by [`need`].
+    static SKIPPED: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+static MAKE_TARGET: OnceLock<&'static str> = OnceLock::new();
+
+/// Names the make target that runs this test binary with every tool installed (for the
+/// skip messages of [`need`]); `make test` unless set.
+pub fn set_make_target(target: &'static str) {
+    let _ = MAKE_TARGET.set(target);
+}
+
+/// Called first in a scenario: when something in `needs` is missing, the scenario is
+/// skipped, reported `ignored` with one line that names what is missing and the make target
+/// that runs it (return the error with `?`).
+pub fn need(needs: &[Need]) -> TestResult {
+    let target = MAKE_TARGET.get().copied().unwrap_or("make test");
+    let missing = needs.iter().find_map(|n| match *n {
+        Need::Tool(tool) if !on_path(tool) => Some(format!(
+            "{tool} is not installed: `{target}` installs it and runs this"
+        )),
+        // SAFETY: geteuid() has no preconditions and cannot fail.
+        Need::Root(why) if unsafe { libc::geteuid() } != 0 => Some(format!(
+            "needs root, {why}: `{target}` run as root runs this"
+        )),
+        _ => None,
+    });
+    match missing {
+        None => Ok(()),
+        Some(why) => {
+            SKIPPED.with(|s| *s.borrow_mut() = Some(why.clone()));
+            Err(why)
+        }
     }
 }
 

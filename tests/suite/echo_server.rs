@@ -116,7 +116,10 @@ fn port0_listening_line_shows_real_port(imp: &Impl) -> TestResult {
     )?;
     let want = format!("TCP server listening on 127.0.0.1:{}", server.port);
     let lines = server.proc.stdout.lines();
-    match lines.iter().find(|l| l.starts_with("TCP server listening on ")) {
+    match lines
+        .iter()
+        .find(|l| l.starts_with("TCP server listening on "))
+    {
         Some(l) if *l == want => Ok(()),
         Some(l) if l.ends_with(":0") => Err(format!(
             "the listening line '{l}' shows port 0, not the port it listens on, {}",
@@ -142,12 +145,7 @@ fn echo_via_tcp_client(imp: &Impl, len: usize) -> TestResult {
 }
 
 fn echo_via_socat(imp: &Impl, len: usize) -> TestResult {
-    if !on_path("socat") {
-        return Err(
-            "socat is not installed: install it (apt-get install socat) to run this scenario"
-                .to_owned(),
-        );
-    }
+    need(&[Need::Tool("socat")])?;
     let server = EchoServer::start(imp)?;
     let mut cmd = Command::new("socat");
     // -t 30: after stdin EOF socat waits for the peer's EOF (up to 30 s)
@@ -187,12 +185,7 @@ fn concurrent_32_clients(imp: &Impl) -> TestResult {
     // forks per client has a live child for each (one serving a client at a time
     // would have one at most).
     let pid = server.proc.pid;
-    let live = || {
-        children_of(pid)
-            .iter()
-            .filter(|(_, st)| *st != 'Z')
-            .count()
-    };
+    let live = || children_of(pid).iter().filter(|(_, st)| *st != 'Z').count();
     if !poll_until(secs(15), || live() >= N) {
         return Err(format!(
             "{} live session processes for {N} open connections after 15 s",

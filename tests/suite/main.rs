@@ -1,40 +1,53 @@
-//! Black-box test suite for the chapter's three programs, run against
-//! `build/c` and/or `build/rust` (`IMPL=c|rust|both`, default both).
+//! Black-box test suite for the chapter's three programs, run against each implementation:
+//! `chapter` (the chapter's code as printed, `c_reference/chapter/`), `c` (`c_reference/`),
+//! both compiled by the test build (see tests/cprogs), `rust` (the programs cargo built for
+//! this test run) and, on demand, `c-asan` (`make c-asan`). Each scenario is one test per
+//! implementation, named `SCENARIO::IMPL`.
 //!
-//! A small custom harness (`harness = false`): scenarios run on a pool of
-//! `SUITE_THREADS` worker threads (default 6), each under a deadline
-//! (`SUITE_DEADLINE_SECS`, default 60) after which every process it spawned
-//! is killed. Positional arguments filter scenarios by substring (`--skip S`
-//! and `--exact` work as with libtest, other libtest flags are ignored);
-//! `--list` lists them; `--compare` runs both implementations and prints
-//! one table (see report.rs).
+//! The chapter's code fails some scenarios by design: tests/pitfalls/pitfalls.toml declares
+//! which, with the pitfall each shows and a piece of its failure message (expect.rs). Such a
+//! test passes when it fails for that reason (it is listed as `[fails: pitfall N]`), and fails
+//! when it passes or fails otherwise, so the declarations cannot go stale.
 //!
-//!     cargo test --release --test suite                      # both
-//!     IMPL=c cargo test --release --test suite -- echo_64mib # one build, a filter
-//!     cargo test --release --test suite -- --compare         # the lecture table
+//! The harness is libtest-mimic's (`harness = false`), so the arguments are libtest's: a
+//! name filter, `--exact`, `--skip`, `--list`, `--ignored`, `--test-threads` (default 6 here,
+//! or `RUST_TEST_THREADS`: most scenarios wait on I/O), `--format`, `-q`. Each scenario runs
+//! under a deadline (`SUITE_DEADLINE_SECS`, default 60) after which every process it
+//! spawned is killed and it fails (a hang is a result, never a harness hang). A scenario that
+//! needs a tool that is not installed (`socat`, `python3`) is reported `ignored`, with the
+//! tool and the make target that runs it.
 //!
-//! Needs `python3` (static file server for http_get), `socat` (a second,
-//! independent echo peer) and, for the unresolvable-name scenario,
-//! preferably `unshare` (runs it without network).
+//!     cargo test --test suite                                # every implementation
+//!     IMPL=c cargo test --release --test suite -- echo_64mib # one implementation, a filter
+//!     cargo test --test suite -- --exact echo_server::echo_1b_via_socat::rust
+//!     SUITE_COMPARE=1 cargo test --release --test suite      # the table (make compare)
+//!
+//! Environment: `IMPL` picks the implementations (see [`common::Impl::from_env`]: `chapter`,
+//! `c`, `rust`, `both` (c and rust), `all` (the default: every one the test build makes),
+//! `c-asan`, comma-separated); `SUITE_PROGRAMS_DIR=DIR` takes the three programs from DIR
+//! instead (IMPL naming one implementation; make pitfall points it at a mutant's build);
+//! `SUITE_COMPARE=1` prints one table after the run, scenario | chapter | C | Rust | syscalls
+//! (report.rs), with every program traced under strace when it is installed;
+//! `SUITE_STRACE_DIR=DIR` traces every program into DIR (make trace-compare).
+//! `unshare` runs the unresolvable-name scenario without network, when it works.
 
 mod common;
 mod echo_server;
+mod expect;
 mod http_get;
 mod report;
 mod tcp_client;
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Impl, Scenario};
-use report::{Row, Run};
+use libtest_mimic::{Arguments, Trial};
 
-const PROGRAMS: &[&str] = &["echo_server", "tcp_client", "http_get"];
+use common::{Impl, Scenario, Verdict};
+use report::{Row, Run, Status};
 
 /// Scenarios that take seconds by design start first, so the pool's tail
 /// is short scenarios.
@@ -57,84 +70,12 @@ fn all_scenarios() -> Vec<Scenario> {
     .concat()
 }
 
-#[derive(Default)]
-struct Options {
-    compare: bool,
-    list: bool,
-    exact: bool,
-    filters: Vec<String>,
-    skip: Vec<String>,
-}
-
-impl Options {
-    fn from_args() -> Options {
-        let mut o = Options::default();
-        let mut args = std::env::args().skip(1);
-        while let Some(a) = args.next() {
-            match a.as_str() {
-                "--compare" => o.compare = true,
-                "--list" => o.list = true,
-                "--exact" => o.exact = true,
-                "--skip" => o.skip.extend(args.next()),
-                // libtest flags that take a separate value: drop the value too.
-                "--test-threads" | "--color" | "--format" | "--logfile" | "--shuffle-seed"
-                | "-Z" => {
-                    args.next();
-                }
-                _ if a.starts_with("--skip=") => o.skip.push(a["--skip=".len()..].to_owned()),
-                // Anything else cargo or libtest users pass (--nocapture, -q, ...).
-                _ if a.starts_with('-') => {}
-                _ => o.filters.push(a),
-            }
-        }
-        o
-    }
-
-    fn selects(&self, name: &str) -> bool {
-        let hit = |f: &String| {
-            if self.exact {
-                name == f
-            } else {
-                name.contains(f.as_str())
-            }
-        };
-        (self.filters.is_empty() || self.filters.iter().any(hit))
-            && !self.skip.iter().any(|s| name.contains(s.as_str()))
-    }
-}
-
-/// Runs one scenario against one implementation in its own thread, under
-/// `deadline`; on overrun every process group it spawned is killed.
-fn run_job(scenario: Scenario, imp: Impl, deadline: Duration) -> Run {
-    let (name, f) = scenario;
-    let started = Instant::now();
-    let label = format!("{name} [{}]", imp.name);
-    let result = common::run_with_deadline(label, deadline, move || {
-        common::set_trace_scenario(name);
-        f(&imp)
-    });
-    Run {
-        passed: result.is_ok(),
-        elapsed: started.elapsed(),
-        message: result.err().unwrap_or_default(),
-    }
-}
-
-fn env_number(var: &str, default: u64) -> u64 {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(default)
-}
-
-fn indented(msg: &str) -> String {
-    msg.lines().map(|l| format!("    {l}\n")).collect()
-}
+/// Each scenario's run against each implementation, by (scenario, implementation).
+type Results = Arc<Mutex<HashMap<(&'static str, &'static str), Run>>>;
 
 /// Runs tests/trace/compare.py on `dir`: prints its report of the
 /// scenarios whose syscalls differ and returns scenario -> verdict.
-fn syscall_verdicts(dir: &std::path::Path) -> std::collections::HashMap<String, String> {
+fn syscall_verdicts(dir: &std::path::Path) -> HashMap<String, String> {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trace/compare.py");
     let run = |json: bool| {
         let mut cmd = std::process::Command::new("python3");
@@ -147,7 +88,7 @@ fn syscall_verdicts(dir: &std::path::Path) -> std::collections::HashMap<String, 
             .unwrap_or_default()
     };
     // The JSON is one `"scenario": "verdict"` pair per line.
-    let verdicts: std::collections::HashMap<String, String> = run(true)
+    let verdicts: HashMap<String, String> = run(true)
         .lines()
         .filter_map(|l| {
             let mut parts = l.trim().trim_end_matches(',').split("\": \"");
@@ -168,184 +109,168 @@ fn syscall_verdicts(dir: &std::path::Path) -> std::collections::HashMap<String, 
     verdicts
 }
 
-fn main() -> ExitCode {
-    let opts = Options::from_args();
-    let all = all_scenarios();
-    let selected: Vec<Scenario> = all
-        .iter()
-        .copied()
-        .filter(|(n, _)| opts.selects(n))
-        .collect();
-
-    if opts.list {
-        for (name, _) in &selected {
-            println!("{name}: test");
-        }
-        println!("\n{} tests, 0 benchmarks", selected.len());
-        return ExitCode::SUCCESS;
+/// With `SUITE_COMPARE`, every program runs under strace (when strace and python3 are
+/// here) into `SUITE_STRACE_DIR` or build/traces/compare; the directory, if tracing.
+fn compare_trace_dir() -> Option<std::path::PathBuf> {
+    if !common::on_path("strace") || !common::on_path("python3") {
+        return None;
     }
+    if std::env::var_os("SUITE_STRACE_DIR").is_some() {
+        return common::strace_dir().map(|d| d.to_path_buf());
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("build/traces/compare");
+    let _ = std::fs::remove_dir_all(&dir);
+    common::trace_into(dir.clone()).then_some(dir)
+}
 
-    let impls: Vec<Impl> = if opts.compare {
-        vec![Impl::new("c"), Impl::new("rust")]
-    } else {
-        match std::env::var("IMPL").as_deref().unwrap_or("both") {
-            "c" => vec![Impl::new("c")],
-            "rust" => vec![Impl::new("rust")],
-            // The C built with -fsanitize=address,undefined (make test-asan).
-            "c-asan" => vec![Impl::new("c-asan")],
-            "chapter" => vec![Impl::new("chapter")],
-            "both" | "" => vec![Impl::new("c"), Impl::new("rust")],
-            other => {
-                eprintln!("IMPL must be c, rust, both or c-asan, not '{other}'");
-                return ExitCode::from(2);
-            }
+/// The `SUITE_COMPARE` table of the scenarios that ran; false if a run failed or the
+/// implementations differ.
+fn print_compare(
+    scenarios: &[Scenario],
+    impls: &[Impl],
+    results: &Results,
+    trace_dir: Option<&std::path::Path>,
+) -> bool {
+    let results = results.lock().unwrap_or_else(|e| e.into_inner());
+    let verdicts = trace_dir.map(syscall_verdicts).unwrap_or_default();
+    let rows: Vec<Row> = scenarios
+        .iter()
+        .map(|&(name, _)| Row {
+            scenario: name,
+            runs: impls
+                .iter()
+                .map(|i| (i.name, results.get(&(name, i.name)).cloned()))
+                .collect(),
+            syscalls: verdicts.get(name).cloned(),
+        })
+        .filter(|row| row.runs.iter().any(|(_, r)| r.is_some()))
+        .collect();
+    let names: Vec<&str> = impls.iter().map(|i| i.name).collect();
+    println!();
+    print!(
+        "{}",
+        report::compare_table(&names, &rows, std::io::stdout().is_terminal())
+    );
+    println!("{}", report::summary(&rows, expect::pitfall_title));
+    !rows.iter().any(|r| r.any_failed() || r.differs())
+}
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    common::default_test_threads(&mut args, 6);
+    let impls = match Impl::from_env("all") {
+        Ok(impls) => impls,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
         }
     };
-    for imp in &impls {
-        let missing: Vec<&str> = PROGRAMS
-            .iter()
-            .copied()
-            .filter(|p| imp.bin(p).is_err())
-            .collect();
-        if !missing.is_empty() {
-            eprintln!(
-                "warning: {} lacks {}: run make first (those scenarios will fail)",
-                imp.dir.display(),
-                missing.join(", ")
-            );
+    let compare = std::env::var("SUITE_COMPARE").is_ok_and(|v| !v.is_empty() && v != "0");
+    if compare && args.format.is_none() {
+        // One character per test: the table after the run is the report.
+        args.quiet = true;
+    }
+    if !args.list {
+        for imp in &impls {
+            if let Some(missing) = imp.missing() {
+                eprintln!("warning: IMPL {}: {missing}", imp.name);
+            }
         }
     }
+    common::set_make_target("make test");
+    common::install_panic_hook();
+    let trace_dir = if compare && !args.list {
+        compare_trace_dir()
+    } else {
+        None
+    };
+    let deadline = Duration::from_secs(common::env_number("SUITE_DEADLINE_SECS", 60));
+    let results: Results = Arc::default();
 
-    let mut order = selected.clone();
-    order.sort_by_key(|(name, _)| !SLOW_FIRST.iter().any(|s| name.contains(s)));
-    let jobs: VecDeque<(usize, Scenario, Impl)> = order
+    let scenarios = all_scenarios();
+    if let Err(e) = expect::check_names(&scenarios) {
+        eprintln!("{e}");
+        return ExitCode::from(2);
+    }
+    let mut order = scenarios.clone();
+    if args.list {
+        order.sort_by_key(|(name, _)| *name);
+    } else {
+        order.sort_by_key(|(name, _)| !SLOW_FIRST.iter().any(|s| name.contains(s)));
+    }
+    let trials: Vec<Trial> = order
         .iter()
-        .flat_map(|&s| impls.iter().map(move |imp| (s, imp.clone())))
-        .enumerate()
-        .map(|(i, (s, imp))| (i, s, imp))
-        .collect();
-    let total = jobs.len();
-    let filtered_out = (all.len() - selected.len()) * impls.len();
-    let threads = env_number("SUITE_THREADS", 6) as usize;
-    let deadline = Duration::from_secs(env_number("SUITE_DEADLINE_SECS", 60));
-
-    // --compare also traces both implementations, when strace is here.
-    let trace_dir = (opts.compare && common::on_path("strace") && common::on_path("python3"))
-        .then(|| {
-            let preset = std::env::var_os("SUITE_STRACE_DIR").is_some();
-            let preset = preset.then(common::strace_dir).flatten();
-            preset.map(|d| d.to_path_buf()).or_else(|| {
-                let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("build")
-                    .join("traces")
-                    .join("compare");
-                let _ = std::fs::remove_dir_all(&dir);
-                common::trace_into(dir.clone()).then_some(dir)
+        .flat_map(|&(name, f)| {
+            let results = &results;
+            impls.iter().map(move |imp| {
+                let test = format!("{name}::{}", imp.name);
+                let (imp, results, label) = (imp.clone(), results.clone(), test.clone());
+                let declared = (imp.name == "chapter")
+                    .then(|| expect::chapter_failures().get(name))
+                    .flatten();
+                let trial = Trial::ignorable_test(test, move || {
+                    let started = Instant::now();
+                    let key = (name, imp.name);
+                    let imp_name = imp.name;
+                    let verdict = common::run_with_deadline(label, deadline, move || {
+                        common::set_trace_scenario(name);
+                        f(&imp)
+                    });
+                    // The chapter's code as printed: a declared failure is its result.
+                    let (status, outcome) = match verdict {
+                        Verdict::Passed(()) => match expect::judge(imp_name, name, true, "") {
+                            expect::Verdict::UnexpectedPass(n) => (
+                                Status::Stale(n),
+                                Err(expect::explain(imp_name, name, "").into()),
+                            ),
+                            _ => (Status::Pass, Verdict::Passed(()).outcome()),
+                        },
+                        Verdict::Failed(ref msg) => match expect::judge(imp_name, name, false, msg)
+                        {
+                            expect::Verdict::ExpectedFailure(n) => (
+                                Status::Expected(n),
+                                Ok(libtest_mimic::Completion::Completed),
+                            ),
+                            _ => (
+                                Status::Fail,
+                                Err(expect::explain(imp_name, name, msg).into()),
+                            ),
+                        },
+                        Verdict::Skipped(_) => (Status::Skip, verdict.outcome()),
+                    };
+                    let note = match &verdict {
+                        Verdict::Failed(msg) => Run::note_for(msg),
+                        _ => None,
+                    };
+                    let run = Run {
+                        status,
+                        elapsed: started.elapsed(),
+                        note,
+                    };
+                    results
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key, run);
+                    outcome
+                });
+                // Shown as `[fails: pitfall N]`: the chapter's code is expected to fail this.
+                match declared {
+                    Some(e) => trial.with_kind(format!("fails: pitfall {}", e.pitfall)),
+                    None => trial,
+                }
             })
         })
-        .flatten();
+        .collect();
 
-    common::install_panic_hook();
-    let started = Instant::now();
-    if opts.compare {
-        println!(
-            "running {} scenarios against C and Rust ({threads} threads)...",
-            selected.len()
-        );
-    } else {
-        println!("\nrunning {total} tests");
-    }
-
-    let queue = Arc::new(Mutex::new(jobs));
-    let (done_tx, done_rx) = mpsc::channel();
-    for _ in 0..threads.max(1) {
-        let queue = queue.clone();
-        let done_tx = done_tx.clone();
-        thread::spawn(move || {
-            loop {
-                let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-                let Some((i, scenario, imp)) = job else { break };
-                let run = run_job(scenario, imp.clone(), deadline);
-                if done_tx.send((i, scenario.0, imp.name, run)).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(done_tx);
-
-    let mut results = Vec::with_capacity(total);
-    for (i, name, imp, run) in done_rx {
-        if !opts.compare {
-            let verdict = if run.passed { "ok" } else { "FAILED" };
-            println!(
-                "test {name} [{imp}] ... {verdict} ({:.2}s)",
-                run.elapsed.as_secs_f64()
-            );
-            if !run.passed {
-                print!("{}", indented(&run.message));
-            }
-        }
-        results.push((i, name, imp, run));
-    }
-    results.sort_by_key(|r| r.0);
+    let conclusion = libtest_mimic::run(&args, trials);
     common::remove_run_dir();
-    let elapsed = started.elapsed().as_secs_f64();
-    let passed = results.iter().filter(|r| r.3.passed).count();
-    let failed = results.len() - passed;
-
-    if opts.compare {
-        let mut rows: Vec<Row> = selected
-            .iter()
-            .map(|(name, _)| Row {
-                scenario: name,
-                c: None,
-                rust: None,
-                syscalls: None,
-            })
-            .collect();
-        if let Some(dir) = &trace_dir {
-            let verdicts = syscall_verdicts(dir);
-            for row in rows.iter_mut() {
-                row.syscalls = verdicts.get(row.scenario).cloned();
-            }
-        }
-        for (_, name, imp, run) in &results {
-            if let Some(row) = rows.iter_mut().find(|r| r.scenario == *name) {
-                match *imp {
-                    "c" => row.c = Some(run.clone()),
-                    _ => row.rust = Some(run.clone()),
-                }
-            }
-        }
-        for (_, name, imp, run) in results.iter().filter(|r| !r.3.passed) {
-            println!("--- {name} [{imp}] failed:\n{}", indented(&run.message));
-        }
-        println!();
-        print!("{}", report::render(&rows, std::io::stdout().is_terminal()));
-        println!("finished in {elapsed:.2}s");
-        println!("{}", report::summary(&rows));
-        let bad = rows.iter().any(|r| r.any_failed() || r.differs());
-        return if bad {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        };
-    }
-
-    if failed > 0 {
-        println!("\nfailures:");
-        for (_, name, imp, _) in results.iter().filter(|r| !r.3.passed) {
-            println!("    {name} [{imp}]");
-        }
-    }
-    println!(
-        "\ntest result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered_out} filtered out; finished in {elapsed:.2}s",
-        if failed > 0 { "FAILED" } else { "ok" }
-    );
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        ExitCode::FAILURE
+    let table_ok = if compare && !args.list {
+        print_compare(&scenarios, &impls, &results, trace_dir.as_deref())
+    } else {
+        true
+    };
+    if conclusion.has_failed() || !table_ok {
+        ExitCode::from(101)
     } else {
         ExitCode::SUCCESS
     }

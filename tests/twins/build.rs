@@ -6,15 +6,16 @@ use std::path::PathBuf;
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../c_reference");
     let mut build = cc::Build::new();
-    // The Makefile's flags. `_GNU_SOURCE=` (empty) rather than `-D_GNU_SOURCE` (which means
-    // `1`): each .c file starts with `#define _GNU_SOURCE`, and a different value would be a
-    // "redefined" warning, an error under -Werror.
+    // The Makefile's flags, through cc's own switches (-std=c11 -Wall -Wextra -Werror):
+    // `warnings(false)` would add `-w`, which silences every warning (and so -Werror) wherever
+    // it stands on the command line. `_GNU_SOURCE=` (empty) rather than `-D_GNU_SOURCE`
+    // (which means `1`): each .c file starts with `#define _GNU_SOURCE`, and a different
+    // value would be a "redefined" warning, an error under -Werror.
     build
-        .warnings(false) // exactly the flags below, none of cc's own warning flags
-        .flag("-std=c11")
-        .flag("-Wall")
-        .flag("-Wextra")
-        .flag("-Werror")
+        .std("c11")
+        .warnings(true) // -Wall
+        .extra_warnings(true) // -Wextra
+        .warnings_into_errors(true) // -Werror
         .define("_GNU_SOURCE", Some(""))
         .include(&root);
     // The Makefile's BUFFER_SIZE (make BUFFER_SIZE=N) reaches cargo as this variable, and
