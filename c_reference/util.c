@@ -3,12 +3,48 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int open_standard_fds(void)
+{
+    struct pollfd fds[3] = {{.fd = 0}, {.fd = 1}, {.fd = 2}}; /* events 0: only POLLNVAL */
+    int polled = 1, devnull = -1;
+
+    /* One call tells which of the three are closed: revents POLLNVAL. */
+    while (poll(fds, 3, 0) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno != EINVAL && errno != EAGAIN && errno != ENOMEM) {
+            perror_keep_errno("poll");
+            return -1;
+        }
+        polled = 0; /* RLIMIT_NOFILE below 3 or no memory: ask fcntl() per fd, as std does */
+        break;
+    }
+
+    /* open() and dup() return the lowest free fd: filled in order, each lands on its hole. */
+    for (int fd = 0; fd < 3; fd++) {
+        int closed = polled ? (fds[fd].revents & POLLNVAL)
+                            : (fcntl(fd, F_GETFD) < 0 && errno == EBADF);
+        if (!closed)
+            continue;
+        if (devnull < 0 || dup(devnull) < 0) {
+            devnull = open("/dev/null", O_RDWR);
+            if (devnull < 0) {
+                perror_keep_errno("open /dev/null");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
 
 /* Parses digits only (no sign, no spaces, no hex), refusing anything above max. */
 static int parse_decimal(const char *s, long long max, long long *value)

@@ -6,6 +6,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Makes sure fds 0, 1 and 2 are open, pointing a closed one at /dev/null: otherwise the
+ * program's first socket() takes the lowest free fd, say 2, and perror() or "Connected to"
+ * writes into the connection. Each main calls it first. The twin of what Rust's runtime does
+ * before main (std's sanitize_standard_fds), with the same calls: poll() of fds 0-2 with
+ * timeout 0, then open("/dev/null", O_RDWR) for the first POLLNVAL and dup() of it for the
+ * others. Returns 0, or -1 after printing why (on whatever fd 2 is). */
+int open_standard_fds(void);
+
 /* Parses a decimal port (digits only) in [min, 65535]; 0 on success, -1 if invalid. */
 int parse_port(const char *s, unsigned min, uint16_t *port);
 

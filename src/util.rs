@@ -1,5 +1,16 @@
 //! Small helpers shared by the three programs (not in the chapter): twin of
 //! `c_reference/util.c`.
+//!
+//! # Closed fds 0-2
+//! The C's `open_standard_fds()` has no twin here because Rust's runtime makes the same calls
+//! before `main`: std's `sanitize_standard_fds` (`library/std/src/sys/pal/unix/mod.rs`, run
+//! from `std::rt::init`) polls fds 0-2 with timeout 0 and, for each `POLLNVAL`, opens
+//! `/dev/null` `O_RDWR` (then `dup`s it for a second closed fd); if `poll` fails with
+//! `EINVAL`, `EAGAIN` or `ENOMEM` it asks `fcntl(F_GETFD)` per fd instead. Seen with
+//! `strace build/rust/tcp_client 2>&-`: `poll([{fd=0, events=0}, {fd=1, events=0},
+//! {fd=2, events=0}], 3, 0) = 1 ([{fd=2, revents=POLLNVAL}])`, then
+//! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 2`. One difference: where `/dev/null` cannot be
+//! opened std calls `abort()` (SIGABRT), the C prints why and exits 1.
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;

@@ -17,6 +17,7 @@
 //! independent echo peer) and, for the unresolvable-name scenario,
 //! preferably `unshare` (runs it without network).
 
+mod closed_fds;
 mod common;
 mod echo_server;
 mod http_get;
@@ -53,6 +54,7 @@ fn all_scenarios() -> Vec<Scenario> {
         echo_server::SCENARIOS,
         tcp_client::SCENARIOS,
         http_get::SCENARIOS,
+        closed_fds::SCENARIOS,
     ]
     .concat()
 }
