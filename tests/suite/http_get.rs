@@ -33,6 +33,10 @@ pub const SCENARIOS: &[Scenario] = &[
         "http_get::server_closes_without_response_exit_1",
         closes_without_response,
     ),
+    (
+        "http_get::stop_cont_in_connect_still_times_out_at_5s",
+        stop_cont_in_connect_times_out,
+    ),
     ("http_get::bad_args_missing", |i| {
         usage_cases(i, &[&[], &["127.0.0.1"], &["127.0.0.1", "{P}"]])
     }),
@@ -357,6 +361,30 @@ fn closes_without_response(imp: &Impl) -> TestResult {
         .collect();
     if others.len() != 1 {
         return Err(out.fail("expected exactly one error line on stderr (besides 'Connected to')"));
+    }
+    Ok(())
+}
+
+/// http_get connects with `tcp_client_connect`: Ctrl-Z and `fg` one second into a connect to a
+/// full backlog must not end it at 1 s with `connect: Interrupted system call`.
+fn stop_cont_in_connect_times_out(imp: &Impl) -> TestResult {
+    let full = full_listener()?;
+    let port = full.port.to_string();
+    let mut p = Proc::start(
+        imp,
+        "http_get",
+        &["127.0.0.1", &port, "/"],
+        Input::Null,
+        Capture::Keep,
+    )?;
+    stop_and_continue_in_connect(&mut p, secs(1))?;
+    let out = p.finish(secs(15))?;
+    out.expect_only_line(1, "connect: Connection timed out")?;
+    if out.elapsed < secs(4) {
+        return Err(out.fail(&format!(
+            "gave up after {:.2}s: a stop and continue at 1 s must not shorten the 5 s timeout",
+            out.elapsed.as_secs_f64()
+        )));
     }
     Ok(())
 }

@@ -42,6 +42,7 @@ const PROGRAMS: &[&str] = &["echo_server", "tcp_client", "http_get"];
 const SLOW_FIRST: &[&str] = &[
     "idle_7s",
     "connect_timeout_blocking",
+    "stop_cont_in",
     "64mib",
     "sequential_200",
     "concurrent_32",

@@ -539,8 +539,18 @@ fn spawn_handle_client<I: Chapter>(fd: Fd) -> Session {
 
 struct FullListener {
     port: u16,
-    _fillers: Vec<Fd>,
-    _listener: Fd,
+    fillers: Vec<Fd>,
+    listener: Fd,
+}
+
+impl FullListener {
+    /// Accepts the queued fillers: the queue has room, a waiting handshake can complete.
+    fn make_room(&self) -> Vec<Fd> {
+        self.fillers
+            .iter()
+            .map(|_| accept_one(self.listener.raw()))
+            .collect()
+    }
 }
 
 /// Whether the accept queue of listener `fd` is full, by the kernel's own test
@@ -601,8 +611,8 @@ fn full_listener() -> FullListener {
     }
     FullListener {
         port,
-        _fillers: fillers,
-        _listener: listener,
+        fillers,
+        listener,
     }
 }
 
@@ -940,11 +950,96 @@ fn tcp_client_connect_times_out_after_5_s_with_etimedout<I: Chapter>() {
     );
 }
 
+/// Runs `I::tcp_client_connect(127.0.0.1, port)` in a thread: (thread, its tid, done flag);
+/// the thread returns (rc, errno, time taken).
+#[allow(clippy::type_complexity)]
+fn spawn_client_connect<I: Chapter>(
+    port: u16,
+) -> (
+    JoinHandle<(c_int, i32, Duration)>,
+    libc::pid_t,
+    Arc<AtomicBool>,
+) {
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let finished = Arc::clone(&done);
+    let thread = thread::spawn(move || {
+        tx.send(gettid()).expect("send tid");
+        let start = Instant::now();
+        // SAFETY: NUL-terminated literal.
+        let rc = unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), port) };
+        let e = errno().0;
+        let took = start.elapsed();
+        finished.store(true, SeqCst);
+        (rc, e, took)
+    });
+    (thread, rx.recv().expect("tid"), done)
+}
+
+fn tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline<I: Chapter>() {
+    let _s = signal_test();
+    let full = full_listener();
+    let (thread, tid, done) = spawn_client_connect::<I>(full.port);
+    // A signal in connect(): with SO_SNDTIMEO set it fails with EINTR (no SA_RESTART needed),
+    // while the handshake goes on; then more while the code waits for it in select().
+    assert!(
+        wait_blocked_in(tid, &[libc::SYS_connect], &done),
+        "tcp_client_connect returned before it blocked in connect()"
+    );
+    assert!(
+        signal_and_wait(thread.as_pthread_t(), &done),
+        "SIGUSR1 never handled"
+    );
+    let mut signals = 1;
+    let stop = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < stop && wait_blocked_in(tid, SELECT_SYSCALLS, &done) {
+        if signal_and_wait(thread.as_pthread_t(), &done) {
+            signals += 1;
+        }
+    }
+    let (rc, e, took) = thread.join().expect("connect thread");
+    assert_fd_call_failed(
+        rc,
+        e,
+        libc::ETIMEDOUT,
+        &format!("tcp_client_connect(full accept queue, {signals} signals)"),
+    );
+    assert!(
+        took >= Duration::from_secs(4),
+        "gave up after {took:?}: a signal must not shorten the 5 s timeout"
+    );
+}
+
+fn tcp_client_connect_interrupted_then_accepted_connects<I: Chapter>() {
+    let _s = signal_test();
+    let full = full_listener();
+    let (thread, tid, done) = spawn_client_connect::<I>(full.port);
+    assert!(
+        wait_blocked_in(tid, &[libc::SYS_connect], &done),
+        "tcp_client_connect returned before it blocked in connect()"
+    );
+    assert!(
+        signal_and_wait(thread.as_pthread_t(), &done),
+        "SIGUSR1 never handled"
+    );
+    // Room in the queue: the SYN's retransmission completes the interrupted handshake.
+    let _fillers = full.make_room();
+    let (rc, e, _) = thread.join().expect("connect thread");
+    assert!(rc >= 0, "tcp_client_connect failed: {}", describe(e));
+    let fd = Fd(rc);
+    let conn = accept_one(full.listener.raw());
+    assert_eq!(peer_addr(conn.raw()), local_addr(fd.raw()));
+    send_all(fd.raw(), b"ping");
+    assert_eq!(read_exact(conn.raw(), 4), b"ping");
+}
+
 twin_test!(
     tcp_client_connect_connects_with_5_s_timeouts,
     tcp_client_connect_to_a_closed_port_is_econnrefused,
     tcp_client_connect_rejects_a_bad_address_with_einval,
     tcp_client_connect_times_out_after_5_s_with_etimedout,
+    tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline,
+    tcp_client_connect_interrupted_then_accepted_connects,
 );
 
 // =============================================================================================
