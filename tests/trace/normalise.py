@@ -25,7 +25,8 @@ What is normalised:
   pids         fork() = CHILDn, in fork order
   addresses    pointers -> 0xADDR; sockaddrs written back by accept -> {...}
   buffers      contents and lengths of data calls; results > 0 -> N
-  timing       select's "left" time and poll's revents dropped; a run of two or more
+  timing       select's "left" time and poll's revents dropped; the timeout of a select
+               that waits for an interrupted connect (EINTR) -> {time left}; a run of two or more
                poll/select/recv/send/shutdown calls (a data loop whose length depends on
                timing) collapses to one `loop {...}` line listing its distinct calls;
                ECONNRESET/EPIPE from a data call -> one `peer gone` line
@@ -222,6 +223,7 @@ def normalise_events(events, first):
                 parent_of[v] = pid
     snapshot, killed = {}, set()
     devnull, fallback = set(), False  # fds opened on /dev/null at start-up; poll failed
+    interrupted = set()  # sockets whose blocking connect() a signal interrupted
     for pid, name, a, res in events:
         if name == "fork-start":
             snapshot[pid] = dict(fdmaps.get(pid, {}))
@@ -239,6 +241,8 @@ def normalise_events(events, first):
         val = result_value(res)
         err = res.strip().startswith("-1") or res.strip().startswith("?")
         if "ERESTART" in res or re.match(r"^-1 EINTR", res.strip()):
+            if name == "connect" and fd_arg(fds, args[0]):
+                interrupted.add(fds[int(args[0])])
             continue
         if pid == first and not seen_main and is_runtime_marker(name, args):
             markers[pid] = len(out)
@@ -317,6 +321,8 @@ def normalise_events(events, first):
         elif name in ("select", "pselect6"):
             if any(fd_arg(fds, x) for x in re.findall(r"\d+", " ".join(args[1:4]))):
                 shown = ["N"] + [norm_fdset(fds, x) for x in args[1:4]] + args[4:]
+                if len(shown) > 4 and interrupted & set(re.findall(r"sock\d+", " ".join(shown[1:4]))):
+                    shown[4] = "{time left}"  # until the interrupted connect's deadline
                 r = norm_result(res).split(" ")[0]
                 text = "%s(%s) = %s" % (name, ", ".join(shown), r)
                 loop = True

@@ -152,6 +152,22 @@ class Normalise(unittest.TestCase):
         twice = c_fill.replace("100 dup(0) = 2\n", "100 openat(AT_FDCWD, \"/dev/null\", O_RDWR) = 2\n")
         self.assertEqual(normalise.first_difference(norm(twice), r), (0, 2))
 
+    def test_time_left_after_an_interrupted_connect(self):
+        # After connect() fails with EINTR, the client waits with select() for the time left
+        # until its deadline: a measured value, not a difference.
+        def client(left):
+            return ("5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n"
+                    "5 connect(3, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"127.0.0.1\")}, 16)"
+                    " = -1 EINTR (Interrupted system call)\n"
+                    "5 pselect6(4, NULL, [3], NULL, {tv_sec=3, tv_nsec=%d}, NULL) = 0 (Timeout)\n"
+                    "5 close(3) = 0\n" % left)
+        a, b = norm(client(989140000)), norm(client(987367000))
+        self.assertIsNone(normalise.first_difference(a, b))
+        self.assertIn("pselect6(N, NULL, [sock0], NULL, {time left}, NULL) = 0", a[0])
+        # the non-blocking connect's select keeps its timeout: it is the caller's, converted
+        nb = client(300000000).replace("= -1 EINTR (Interrupted system call)", "= -1 EINPROGRESS (x)")
+        self.assertIn("{tv_sec=3, tv_nsec=300000000}", " ".join(norm(nb)[0]))
+
     def test_detects_swapped_setsockopt(self):
         swapped = rust_variant(
             "setsockopt(5, SOL_SOCKET, SO_REUSEADDR, [1], 4) = 0\n"
