@@ -863,12 +863,103 @@ fn create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport<I: Chapter>()
     assert_eq!(local_addr(second.raw()), local_addr(first.raw()));
 }
 
+/// `TCP_TIME_WAIT` as /proc/net/tcp shows it (the `st` column, hex).
+const TCP_TIME_WAIT_HEX: &str = "06";
+
+/// Whether a socket with local port `port` is in TIME_WAIT (/proc/net/tcp).
+fn time_wait_on(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    table.lines().skip(1).any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.len() > 3
+            && f[3] == TCP_TIME_WAIT_HEX
+            && f[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok())
+                == Some(port)
+    })
+}
+
+/// A server made by `create_tcp_server` whose side of a connection closes first, as when a
+/// server is killed mid-session: its port is left in TIME_WAIT. Returns the port.
+fn time_wait_of_a_chapter_server<I: Chapter>() -> u16 {
+    // SAFETY: NUL-terminated literal.
+    let listener = Fd::new(
+        unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), 0) },
+        "create_tcp_server(127.0.0.1, 0)",
+    );
+    let port = local_addr(listener.raw()).port();
+    let mut client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+    client.set_read_timeout(Some(FAILSAFE)).expect("timeout");
+    drop(accept_one(listener.raw())); // the server's FIN goes first
+    drop(listener);
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("the server's FIN");
+    drop(client); // the client's FIN: the server's side enters TIME_WAIT
+    let deadline = Instant::now() + FAILSAFE;
+    while !time_wait_on(port) {
+        assert!(Instant::now() < deadline, "no TIME_WAIT on port {port}");
+        thread::sleep(Duration::from_millis(5));
+    }
+    port
+}
+
+/// `bind(127.0.0.1:port)` on a fresh socket with the two options as given: Ok or the errno.
+fn bind_with_options(port: u16, reuseaddr: bool, reuseport: bool) -> Result<(), i32> {
+    let s = tcp_socket(0);
+    let sol = libc::SOL_SOCKET;
+    set_sockopt_int(
+        s.raw(),
+        sol,
+        libc::SO_REUSEADDR,
+        reuseaddr.into(),
+        "SO_REUSEADDR",
+    );
+    set_sockopt_int(
+        s.raw(),
+        sol,
+        libc::SO_REUSEPORT,
+        reuseport.into(),
+        "SO_REUSEPORT",
+    );
+    let sa = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    // SAFETY: `sa` is a live sockaddr_in and its size is passed.
+    let rc = unsafe { libc::bind(s.raw(), (&raw const sa).cast(), SOCKADDR_IN_LEN) };
+    if rc == 0 { Ok(()) } else { Err(errno().0) }
+}
+
+/// Restart over a server-side TIME_WAIT, each combination of the two options on the new
+/// socket. Linux lets the bind through when the old socket (its TIME_WAIT keeps the options of
+/// the listener it came from) and the new one share `SO_REUSEADDR`, or share `SO_REUSEPORT`:
+/// either alone is enough, neither gives EADDRINUSE. So "SO_REUSEADDR alone" binding tells that
+/// `create_tcp_server` set `SO_REUSEADDR`, and "SO_REUSEPORT alone" that it set `SO_REUSEPORT`.
+fn create_tcp_server_time_wait_rebinds_with_either_reuse_option_not_with_neither<I: Chapter>() {
+    for (reuseaddr, reuseport, want) in [
+        (false, false, Err(libc::EADDRINUSE)),
+        (true, false, Ok(())),
+        (false, true, Ok(())),
+        (true, true, Ok(())),
+    ] {
+        let port = time_wait_of_a_chapter_server::<I>();
+        let got = bind_with_options(port, reuseaddr, reuseport);
+        assert_eq!(
+            got.map_err(describe),
+            want.map_err(describe),
+            "bind over the TIME_WAIT of a create_tcp_server port with SO_REUSEADDR={reuseaddr}, \
+             SO_REUSEPORT={reuseport}: an option lets the bind through only if the old server \
+             set it too"
+        );
+    }
+}
+
 twin_test!(
     create_tcp_server_null_addr_listens_on_any_with_reuse_options,
     create_tcp_server_binds_the_given_ipv4_literal_with_reuse_options,
     create_tcp_server_rejects_a_bad_address_with_einval,
     create_tcp_server_port_held_without_so_reuseport_is_eaddrinuse,
     create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport,
+    create_tcp_server_time_wait_rebinds_with_either_reuse_option_not_with_neither,
 );
 
 // =============================================================================================
