@@ -626,6 +626,8 @@ const ROLE_ENV: &str = "TCP_CHAPTER_TWIN_ROLE";
 const IMPL_ENV: &str = "TCP_CHAPTER_TWIN_IMPL";
 /// The role's argument (a port), when it has one.
 const PORT_ENV: &str = "TCP_CHAPTER_TWIN_PORT";
+/// The `http` role's path, when not the default `/twins?x=1`.
+const PATH_ENV: &str = "TCP_CHAPTER_TWIN_PATH";
 
 /// Runs from `.init_array`, before `main`: with [`ROLE_ENV`] set, the process is a child role
 /// and ends here with the role's exit code, single-threaded, before libtest has printed
@@ -1699,12 +1701,15 @@ twin_test!(tcp_server_loop_survives_eintr_in_accept);
 // simple_http_client
 // =============================================================================================
 
-/// Child role `http`: `simple_http_client("127.0.0.1", port, "/twins?x=1")`, the response on
-/// fd 1 (a pipe to the test). Exit 0 on success, 1 with `twins-errno N` on stderr otherwise.
+/// Child role `http`: `simple_http_client("127.0.0.1", port, path)`, path from [`PATH_ENV`] or
+/// `/twins?x=1`, the response on fd 1 (a pipe to the test). Exit 0 on success, 1 with
+/// `twins-errno N` on stderr otherwise.
 fn role_http<I: Chapter>() -> c_int {
     let port = role_port();
-    // SAFETY: NUL-terminated literals.
-    let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, c"/twins?x=1".as_ptr()) };
+    let path = std::env::var(PATH_ENV).unwrap_or_else(|_| "/twins?x=1".to_owned());
+    let path = CString::new(path).expect("no NUL in the path");
+    // SAFETY: NUL-terminated strings.
+    let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, path.as_ptr()) };
     if rc != 0 {
         eprintln!("twins-errno {}", errno().0);
         return 1;
@@ -1795,11 +1800,41 @@ fn simple_http_client_unresolvable_name_is_enoent<I: Chapter>() {
     assert_failed(rc, e, libc::ENOENT, "simple_http_client(bad..name)");
 }
 
+/// A path that makes `GET path HTTP/1.1 ... \r\n\r\n` exactly `len` bytes long, for `port`.
+fn path_for_request_of(len: usize, port: u16) -> String {
+    let head = format!("GET  HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    format!("/{}", "a".repeat(len - head.len() - 1))
+}
+
+fn simple_http_client_sends_a_request_of_exactly_1023_bytes_in_a_child<I: Chapter>() {
+    // The chapter's `char request[1024]` holds 1023 bytes and the NUL: the largest request.
+    let response = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n".to_vec();
+    let (port, responder) = http_responder(response.clone());
+    let path = path_for_request_of(1023, port);
+    let out = role_command::<I>("http", Some(port))
+        .env(PATH_ENV, &path)
+        .output()
+        .expect("re-execute the test binary");
+    let request = responder.join().expect("responder");
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let want =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    assert_eq!(want.len(), 1023, "test set-up");
+    assert_eq!(
+        String::from_utf8_lossy(&request),
+        want,
+        "the 1023-byte request on the wire"
+    );
+    let mut want_out = b"HTTP Response:\n".to_vec();
+    want_out.extend_from_slice(&response);
+    want_out.push(b'\n');
+    assert_same_bytes(&out.stdout, &want_out, "stdout of simple_http_client");
+}
+
 fn simple_http_client_refuses_a_request_over_1023_bytes_with_emsgsize<I: Chapter>() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
     let port = listener.local_addr().expect("local_addr").port();
-    let head = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    let path = CString::new(format!("/{}", "a".repeat(1024 - head.len()))).expect("no NUL");
+    let path = CString::new(path_for_request_of(1024, port)).expect("no NUL");
     set_errno(Errno(0));
     // SAFETY: NUL-terminated strings.
     let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, path.as_ptr()) };
@@ -1817,6 +1852,7 @@ twin_test!(
     simple_http_client_to_a_closed_port_is_econnrefused,
     simple_http_client_empty_reply_is_econnreset,
     simple_http_client_unresolvable_name_is_enoent,
+    simple_http_client_sends_a_request_of_exactly_1023_bytes_in_a_child,
     simple_http_client_refuses_a_request_over_1023_bytes_with_emsgsize,
 );
 
