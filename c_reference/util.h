@@ -37,8 +37,9 @@ void perror_keep_errno(const char *what);
 void report_invalid_ipv4(const char *addr);
 
 /* TRACE=1 narration (not in the chapter): when the environment variable TRACE is "1", each
- * chapter step prints one line on stderr, the same text as the Rust port. trace_on() reads
- * getenv("TRACE") once; with TRACE unset a step costs one test of a cached flag. */
+ * chapter step prints one line on stderr, the same text as the Rust port, whatever its length.
+ * trace_on() reads getenv("TRACE") once into an atomic flag (safe from several threads); with
+ * TRACE unset a step costs one load of that flag. */
 int trace_on(void);
 void trace_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define TRACE(...)                                                                             \

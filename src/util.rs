@@ -122,7 +122,8 @@ pub unsafe fn report_invalid_ipv4(addr: *const c_char) {
 }
 
 /// Whether `TRACE=1` narration is on: reads the environment variable `TRACE` once and caches
-/// the answer (twin of the C's `trace_on()` in `util.c`).
+/// the answer (twin of the C's `trace_on()` in `util.c`, whose flag is a C11 atomic: callable
+/// from several threads at once, as this `OnceLock` is).
 pub fn trace_on() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("TRACE").is_some_and(|v| v == "1"))
@@ -130,7 +131,8 @@ pub fn trace_on() -> bool {
 
 /// Writes one narration line (and its newline) to stderr with one `write(2)`, so lines of
 /// concurrent processes stay whole; `errno` is kept, so a narrated step never changes what
-/// `perror` reports next (twin of the C's `trace_line()`).
+/// `perror` reports next (twin of the C's `trace_line()`). Never cut, at any length (the C
+/// formats a long line again into a buffer of its size).
 pub fn trace_line(args: std::fmt::Arguments<'_>) {
     let saved = errno::errno();
     let line = format!("{args}\n");
