@@ -14,6 +14,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Clears O_NONBLOCK (chapter step 9 of tcp_connect_nonblocking); 0, or -1 with errno set. */
@@ -27,8 +28,64 @@ static int clear_nonblocking(int fd)
     return 0;
 }
 
+/* Waits for the handshake of a blocking connect() that a signal interrupted (step 4 of
+ * tcp_client_connect). With SO_SNDTIMEO set, Linux ends connect() with EINTR even after a mere
+ * stop and continue (Ctrl-Z, fg), yet the handshake goes on, and a second connect() would only
+ * wait another full timeout and fail with EALREADY (UNP 16.3). So: select() for writability,
+ * then SO_ERROR, as tcp_connect_nonblocking does, until `limit` after `start`. Returns 0 once
+ * connected, or -1 with errno set (ETIMEDOUT when time is up) after printing what failed. */
+static int wait_interrupted_connect(int fd, const struct timespec *start,
+                                    const struct timeval *limit)
+{
+    if (fd >= FD_SETSIZE) { /* as in tcp_connect_nonblocking, step 5 */
+        fprintf(stderr, "select: fd %d >= FD_SETSIZE (%d), cannot wait on it\n", fd, FD_SETSIZE);
+        errno = EINVAL;
+        return -1;
+    }
+    int ret;
+    do { /* a signal in select() too: go on with the time left until the same deadline */
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now); /* cannot fail: a valid clock and pointer */
+        long long left_us = (long long)limit->tv_sec * 1000000 + limit->tv_usec -
+                            ((long long)(now.tv_sec - start->tv_sec) * 1000000 +
+                             (now.tv_nsec - start->tv_nsec) / 1000);
+        struct timeval left = {
+            .tv_sec = left_us > 0 ? left_us / 1000000 : 0,
+            .tv_usec = left_us > 0 ? left_us % 1000000 : 0,
+        };
+        fd_set write_fds;
+        FD_ZERO(&write_fds);
+        FD_SET(fd, &write_fds);
+        ret = select(fd + 1, NULL, &write_fds, NULL, &left);
+    } while (ret < 0 && errno == EINTR);
+
+    if (ret <= 0) {
+        if (ret == 0) {
+            errno = ETIMEDOUT;
+            perror_keep_errno("connect");
+        } else {
+            perror_keep_errno("select");
+        }
+        return -1;
+    }
+    int error;
+    socklen_t len = sizeof(error);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) {
+        perror_keep_errno("getsockopt SO_ERROR");
+        return -1;
+    }
+    if (error != 0) {
+        errno = error; /* e.g. ECONNREFUSED */
+        perror_keep_errno("connect");
+        return -1;
+    }
+    return 0;
+}
+
 /* Connects to server_addr:server_port (an IPv4 literal) with 5 s send/receive timeouts.
- * Returns the connected fd, or -1 with errno set after printing which call failed. */
+ * Returns the connected fd, or -1 with errno set after printing which call failed. A signal
+ * or a stop and continue that interrupts connect() is not a failure: the handshake is awaited
+ * until the same 5 s deadline (fix). */
 int tcp_client_connect(const char *server_addr, uint16_t server_port)
 {
     int sock_fd;
@@ -74,12 +131,22 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
     TRACE("[connect step 3] setsockopt(SO_SNDTIMEO, SO_RCVTIMEO: 5 s) -> 0");
 
     /* Step 4: connect() - the three-way handshake. */
+    struct timespec start; /* fix: the deadline, should a signal interrupt connect() */
+    clock_gettime(CLOCK_MONOTONIC, &start); /* cannot fail: a valid clock and pointer */
     if (connect(sock_fd, (struct sockaddr *)&server, sizeof(server)) < 0) {
-        if (errno == EINPROGRESS) /* fix: Linux's word for "SO_SNDTIMEO expired" */
-            errno = ETIMEDOUT;
-        perror_keep_errno("connect");
-        close(sock_fd);
-        return -1;
+        if (errno == EINTR) { /* fix: Ctrl-Z and fg, or a signal: the handshake goes on */
+            TRACE("[connect step 4] connect -> EINTR: the handshake goes on, select() for it");
+            if (wait_interrupted_connect(sock_fd, &start, &timeout) < 0) {
+                close(sock_fd);
+                return -1;
+            }
+        } else {
+            if (errno == EINPROGRESS) /* fix: Linux's word for "SO_SNDTIMEO expired" */
+                errno = ETIMEDOUT;
+            perror_keep_errno("connect");
+            close(sock_fd);
+            return -1;
+        }
     }
     TRACE("[connect step 4] connect %s:%u -> 0", server_addr, server_port);
 

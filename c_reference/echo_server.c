@@ -19,6 +19,10 @@ int main(int argc, char *argv[])
     uint16_t port;
     const char *addr = "127.0.0.1";
 
+    /* fix: fds 0-2 open before anything else, so no socket can become stdin/stdout/stderr. */
+    if (open_standard_fds() < 0)
+        return 1;
+
     if (argc < 2 || argc > 3 || parse_port(argv[1], 0, &port) < 0)
         return usage();
     if (argc == 3)

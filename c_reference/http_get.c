@@ -18,6 +18,10 @@ int main(int argc, char *argv[])
 {
     uint16_t port;
 
+    /* fix: fds 0-2 open before anything else, so no socket can become stdin/stdout/stderr. */
+    if (open_standard_fds() < 0)
+        return 1;
+
     if (argc != 4 || parse_port(argv[2], 1, &port) < 0 || !is_visible_ascii(argv[1]) ||
         !is_visible_ascii(argv[3]))
         return usage();

@@ -57,7 +57,8 @@ int create_tcp_server(const char *addr, uint16_t port)
     TRACE("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
     /* SO_REUSEPORT - several processes may bind this port; the kernel spreads new
-     * connections between them. Optional, so a failure is reported and ignored. */
+     * connections between them. Optional, so a failure is reported and ignored. On Linux it
+     * alone would also allow the restart over TIME_WAIT (docs/pitfalls.md #11). */
 #ifdef SO_REUSEPORT
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEPORT, &opt, sizeof(opt)) < 0) {
         perror_keep_errno("setsockopt SO_REUSEPORT");

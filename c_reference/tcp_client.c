@@ -24,6 +24,10 @@ int main(int argc, char *argv[])
     int timeout_ms = 0;
     uint16_t port;
 
+    /* fix: fds 0-2 open before anything else, so no socket can become stdin/stdout/stderr. */
+    if (open_standard_fds() < 0)
+        return 1;
+
     if (nonblocking) {
         if (argc != 5 || parse_timeout_ms(argv[2], &timeout_ms) < 0)
             return usage();

@@ -3,12 +3,49 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int open_standard_fds(void)
+{
+    struct pollfd fds[3] = {{.fd = 0}, {.fd = 1}, {.fd = 2}}; /* events 0: only POLLNVAL */
+    int polled = 1, devnull = -1;
+
+    /* One call tells which of the three are closed: revents POLLNVAL. */
+    while (poll(fds, 3, 0) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno != EINVAL && errno != EAGAIN && errno != ENOMEM) {
+            perror_keep_errno("poll");
+            return -1;
+        }
+        polled = 0; /* RLIMIT_NOFILE below 3 or no memory: ask fcntl() per fd, as std does */
+        break;
+    }
+
+    /* open() and dup() return the lowest free fd: filled in order, each lands on its hole. */
+    for (int fd = 0; fd < 3; fd++) {
+        int closed = polled ? (fds[fd].revents & POLLNVAL)
+                            : (fcntl(fd, F_GETFD) < 0 && errno == EBADF);
+        if (!closed)
+            continue;
+        if (devnull < 0 || dup(devnull) < 0) {
+            devnull = open("/dev/null", O_RDWR);
+            if (devnull < 0) {
+                perror_keep_errno("open /dev/null");
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
 
 /* Parses digits only (no sign, no spaces, no hex), refusing anything above max. */
 static int parse_decimal(const char *s, long long max, long long *value)
@@ -89,33 +126,50 @@ void report_invalid_ipv4(const char *addr)
     errno = EINVAL;
 }
 
+/* The flag is atomic: threads may call this at once (the twin tests do), and a plain static
+ * written by one and read by another is a data race (C11 5.1.2.4), undefined behaviour. Two
+ * first calls may both read TRACE; they store the same answer. */
 int trace_on(void)
 {
-    static int on = -1; /* -1: TRACE not read yet */
+    static atomic_int on = -1; /* -1: TRACE not read yet */
+    int v = atomic_load_explicit(&on, memory_order_relaxed);
 
-    if (on < 0) {
-        const char *v = getenv("TRACE");
-        on = v != NULL && strcmp(v, "1") == 0;
+    if (v < 0) {
+        const char *e = getenv("TRACE");
+        v = e != NULL && strcmp(e, "1") == 0;
+        atomic_store_explicit(&on, v, memory_order_relaxed);
     }
-    return on;
+    return v;
 }
 
 /* Formats one line and writes it with one write(2), so lines of concurrent processes stay
- * whole; errno is kept, so a narrated step never changes what perror() reports next. */
+ * whole; errno is kept, so a narrated step never changes what perror() reports next. A line
+ * longer than the stack buffer is formatted again into one of its size: never cut, as in Rust. */
 void trace_line(const char *fmt, ...)
 {
-    char line[512];
+    char small[512], *line = small;
     int saved_errno = errno;
-    va_list ap;
+    va_list ap, again;
 
     va_start(ap, fmt);
-    int len = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_copy(again, ap);
+    int len = vsnprintf(small, sizeof(small) - 1, fmt, ap); /* - 1: room for the '\n' */
+    if (len >= (int)sizeof(small) - 1) {
+        line = malloc((size_t)len + 2);
+        if (line != NULL) {
+            vsnprintf(line, (size_t)len + 1, fmt, again);
+        } else { /* no memory: the line, cut */
+            line = small;
+            len = (int)sizeof(small) - 2;
+        }
+    }
+    va_end(again);
     va_end(ap);
     if (len >= 0) {
-        if ((size_t)len > sizeof(line) - 2)
-            len = (int)sizeof(line) - 2;
-        line[len++] = '\n';
-        write_all(STDERR_FILENO, line, (size_t)len);
+        line[len] = '\n';
+        write_all(STDERR_FILENO, line, (size_t)len + 1);
     }
+    if (line != small)
+        free(line);
     errno = saved_errno;
 }

@@ -6,6 +6,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Makes sure fds 0, 1 and 2 are open, pointing a closed one at /dev/null: otherwise the
+ * program's first socket() takes the lowest free fd, say 2, and perror() or "Connected to"
+ * writes into the connection. Each main calls it first. The twin of what Rust's runtime does
+ * before main (std's sanitize_standard_fds), with the same calls: poll() of fds 0-2 with
+ * timeout 0, then open("/dev/null", O_RDWR) for the first POLLNVAL and dup() of it for the
+ * others. Returns 0, or -1 after printing why (on whatever fd 2 is). */
+int open_standard_fds(void);
+
 /* Parses a decimal port (digits only) in [min, 65535]; 0 on success, -1 if invalid. */
 int parse_port(const char *s, unsigned min, uint16_t *port);
 
@@ -29,8 +37,9 @@ void perror_keep_errno(const char *what);
 void report_invalid_ipv4(const char *addr);
 
 /* TRACE=1 narration (not in the chapter): when the environment variable TRACE is "1", each
- * chapter step prints one line on stderr, the same text as the Rust port. trace_on() reads
- * getenv("TRACE") once; with TRACE unset a step costs one test of a cached flag. */
+ * chapter step prints one line on stderr, the same text as the Rust port, whatever its length.
+ * trace_on() reads getenv("TRACE") once into an atomic flag (safe from several threads); with
+ * TRACE unset a step costs one load of that flag. */
 int trace_on(void);
 void trace_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define TRACE(...)                                                                             \

@@ -28,6 +28,101 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
     0
 }
 
+/// Waits for the handshake of a blocking `connect` that a signal interrupted (step 4 of
+/// [`tcp_client_connect`]). With `SO_SNDTIMEO` set, Linux ends `connect` with `EINTR` even after
+/// a mere stop and continue (Ctrl-Z, `fg`), yet the handshake goes on, and a second `connect`
+/// would only wait another full timeout and fail with `EALREADY` (UNP 16.3). So: `select` for
+/// writability, then `SO_ERROR`, as [`tcp_connect_nonblocking`] does, until `limit` after
+/// `start` (`CLOCK_MONOTONIC`). Returns 0 once connected, or -1 with `errno` set (`ETIMEDOUT`
+/// when time is up) after printing what failed.
+///
+/// # Safety
+/// `fd` must be an open socket owned by the caller.
+unsafe fn wait_interrupted_connect(
+    fd: c_int,
+    start: &libc::timespec,
+    limit: &libc::timeval,
+) -> c_int {
+    if fd as usize >= libc::FD_SETSIZE {
+        // as in tcp_connect_nonblocking, step 5
+        eprintf_line!(
+            "select: fd {} >= FD_SETSIZE ({}), cannot wait on it",
+            fd,
+            libc::FD_SETSIZE
+        );
+        set_errno(Errno(libc::EINVAL));
+        return -1;
+    }
+    let mut ret;
+    loop {
+        // a signal in select() too: go on with the time left until the same deadline
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a live timespec; cannot fail with a valid clock and pointer.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        let left_us = limit.tv_sec * 1_000_000 + limit.tv_usec
+            - ((now.tv_sec - start.tv_sec) * 1_000_000 + (now.tv_nsec - start.tv_nsec) / 1000);
+        let mut left = libc::timeval {
+            tv_sec: if left_us > 0 { left_us / 1_000_000 } else { 0 },
+            tv_usec: if left_us > 0 { left_us % 1_000_000 } else { 0 },
+        };
+        // SAFETY: `fd_set` is plain data; FD_ZERO initialises it.
+        let mut write_fds: libc::fd_set = unsafe { mem::zeroed() };
+        // SAFETY: `write_fds` is a live fd_set and 0 <= fd < FD_SETSIZE (checked above).
+        unsafe {
+            libc::FD_ZERO(&mut write_fds);
+            libc::FD_SET(fd, &mut write_fds);
+        }
+        // SAFETY: `write_fds` and `left` are live; the other sets may be null.
+        ret = unsafe {
+            libc::select(
+                fd + 1,
+                ptr::null_mut(),
+                &mut write_fds,
+                ptr::null_mut(),
+                &mut left,
+            )
+        };
+        if !(ret < 0 && errno().0 == libc::EINTR) {
+            break;
+        }
+    }
+
+    if ret <= 0 {
+        if ret == 0 {
+            set_errno(Errno(libc::ETIMEDOUT));
+            perror_keep_errno(c"connect");
+        } else {
+            perror_keep_errno(c"select");
+        }
+        return -1;
+    }
+    let mut error: c_int = 0;
+    let mut len = mem::size_of::<c_int>() as socklen_t;
+    // SAFETY: `error` is writable for `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut error).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        perror_keep_errno(c"getsockopt SO_ERROR");
+        return -1;
+    }
+    if error != 0 {
+        set_errno(Errno(error)); // e.g. ECONNREFUSED
+        perror_keep_errno(c"connect");
+        return -1;
+    }
+    0
+}
+
 /// Connects to `server_addr:server_port` (an IPv4 literal) with 5 s send and receive timeouts.
 /// Chapter 7.1.3, `tcp_client_connect`; wraps `socket(2)`, `inet_pton(3)`, `setsockopt(2)`
 /// (`SO_SNDTIMEO`, `SO_RCVTIMEO`) and `connect(2)`.
@@ -39,7 +134,9 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
 /// Returns -1 with `errno` set, after reporting the failing call on stderr: `EINVAL` for an
 /// address that is not an IPv4 literal (a host name included), `ECONNREFUSED`, and
 /// `ETIMEDOUT` when the handshake outlasts `SO_SNDTIMEO` (Linux reports `EINPROGRESS` there;
-/// translated, see `docs/pitfalls.md`).
+/// translated, see `docs/pitfalls.md`). A signal or a stop and continue that interrupts
+/// `connect` (`EINTR`) is not an error: the handshake is awaited until the same 5 s deadline
+/// (fix, `docs/pitfalls.md` #10).
 ///
 /// # Safety
 /// `server_addr` must point to a NUL-terminated string valid for the call.
@@ -124,6 +221,12 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     trace_step!("[connect step 3] setsockopt(SO_SNDTIMEO, SO_RCVTIMEO: 5 s) -> 0");
 
     // Step 4: connect() - the three-way handshake.
+    let mut start = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    }; // fix: the deadline, should a signal interrupt connect()
+    // SAFETY: `start` is a live timespec; cannot fail with a valid clock and pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut start) };
     // SAFETY: `server` is a live sockaddr_in and its exact size is passed.
     if unsafe {
         libc::connect(
@@ -133,16 +236,29 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
         )
     } < 0
     {
-        if errno().0 == libc::EINPROGRESS {
-            // fix: Linux's word for "SO_SNDTIMEO expired"
-            set_errno(Errno(libc::ETIMEDOUT));
+        if errno().0 == libc::EINTR {
+            // fix: Ctrl-Z and fg, or a signal: the handshake goes on
+            trace_step!(
+                "[connect step 4] connect -> EINTR: the handshake goes on, select() for it"
+            );
+            // SAFETY: `sock_fd` is our open socket.
+            if unsafe { wait_interrupted_connect(sock_fd, &start, &timeout) } < 0 {
+                // SAFETY: `sock_fd` is ours to close.
+                unsafe { libc::close(sock_fd) };
+                return -1;
+            }
+        } else {
+            if errno().0 == libc::EINPROGRESS {
+                // fix: Linux's word for "SO_SNDTIMEO expired"
+                set_errno(Errno(libc::ETIMEDOUT));
+            }
+            // SAFETY: `sock_fd` is ours to close.
+            unsafe {
+                perror_keep_errno(c"connect");
+                libc::close(sock_fd);
+            }
+            return -1;
         }
-        // SAFETY: `sock_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"connect");
-            libc::close(sock_fd);
-        }
-        return -1;
     }
     trace_step!(
         "[connect step 4] connect {}:{} -> 0",

@@ -118,7 +118,8 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     trace_step!("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
     // SO_REUSEPORT - several processes may bind this port; the kernel spreads new
-    // connections between them. Optional, so a failure is reported and ignored.
+    // connections between them. Optional, so a failure is reported and ignored. On Linux it
+    // alone would also allow the restart over TIME_WAIT (docs/pitfalls.md #11).
     // SAFETY: as above.
     let rc = unsafe {
         libc::setsockopt(

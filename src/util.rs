@@ -1,5 +1,16 @@
 //! Small helpers shared by the three programs (not in the chapter): twin of
 //! `c_reference/util.c`.
+//!
+//! # Closed fds 0-2
+//! The C's `open_standard_fds()` has no twin here because Rust's runtime makes the same calls
+//! before `main`: std's `sanitize_standard_fds` (`library/std/src/sys/pal/unix/mod.rs`, run
+//! from `std::rt::init`) polls fds 0-2 with timeout 0 and, for each `POLLNVAL`, opens
+//! `/dev/null` `O_RDWR` (then `dup`s it for a second closed fd); if `poll` fails with
+//! `EINVAL`, `EAGAIN` or `ENOMEM` it asks `fcntl(F_GETFD)` per fd instead. Seen with
+//! `strace build/rust/tcp_client 2>&-`: `poll([{fd=0, events=0}, {fd=1, events=0},
+//! {fd=2, events=0}], 3, 0) = 1 ([{fd=2, revents=POLLNVAL}])`, then
+//! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 2`. One difference: where `/dev/null` cannot be
+//! opened std calls `abort()` (SIGABRT), the C prints why and exits 1.
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
@@ -111,7 +122,8 @@ pub unsafe fn report_invalid_ipv4(addr: *const c_char) {
 }
 
 /// Whether `TRACE=1` narration is on: reads the environment variable `TRACE` once and caches
-/// the answer (twin of the C's `trace_on()` in `util.c`).
+/// the answer (twin of the C's `trace_on()` in `util.c`, whose flag is a C11 atomic: callable
+/// from several threads at once, as this `OnceLock` is).
 pub fn trace_on() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("TRACE").is_some_and(|v| v == "1"))
@@ -119,7 +131,8 @@ pub fn trace_on() -> bool {
 
 /// Writes one narration line (and its newline) to stderr with one `write(2)`, so lines of
 /// concurrent processes stay whole; `errno` is kept, so a narrated step never changes what
-/// `perror` reports next (twin of the C's `trace_line()`).
+/// `perror` reports next (twin of the C's `trace_line()`). Never cut, at any length (the C
+/// formats a long line again into a buffer of its size).
 pub fn trace_line(args: std::fmt::Arguments<'_>) {
     let saved = errno::errno();
     let line = format!("{args}\n");

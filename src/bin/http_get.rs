@@ -13,6 +13,9 @@ fn usage() -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // fix: fds 0-2 are open before anything else, so no socket can become stdin, stdout or
+    // stderr. The C calls open_standard_fds() here; Rust's runtime has done the same before
+    // main (see `tcp_chapter::util`, "Closed fds 0-2").
     let argv = c_args();
     let port = argv.get(2).and_then(|p| parse_port(p, 1));
     let (Some(port), 4) = (port, argv.len()) else {

@@ -43,8 +43,10 @@ SCENES = [
      "FIN first, the client, keeps the connection in TIME-WAIT."),
     ("Kill the server, restart at once on the same port",
      "With a client connected, Ctrl-C kills the server and its child: now the server side closed "
-     "first, so TIME-WAIT sits on the server's port. A socket without SO_REUSEADDR cannot bind "
-     "it (EADDRINUSE); echo_server, with SO_REUSEADDR, restarts at once."),
+     "first, so TIME-WAIT sits on the server's port. Linux lets a new socket bind it when the new "
+     "and the old socket share SO_REUSEADDR, or share SO_REUSEPORT (echo_server set both): with "
+     "neither option, EADDRINUSE; with either one alone, bound; echo_server, with both, restarts "
+     "at once. Removing one of the two from the server would change nothing here."),
     ("Connect to a port whose backlog is full",
      "A listener with listen(fd, 0) and one connection nobody accepts: the kernel drops further "
      "SYNs. The blocking client gives up after SO_SNDTIMEO (5 s), the non-blocking one after its "
@@ -94,10 +96,16 @@ def children(pid):
     return kids
 
 
-def bind_without_reuseaddr(port):
-    """What a server without SO_REUSEADDR would get: 'ok' or the errno name."""
+# The reuse options a restarting server could set: (label, SO_REUSEADDR, SO_REUSEPORT).
+REUSE_CASES = [("neither option", 0, 0), ("SO_REUSEADDR alone", 1, 0), ("SO_REUSEPORT alone", 0, 1)]
+
+
+def bind_with(port, reuseaddr, reuseport):
+    """What a server setting these two options would get from bind: 'ok' or the errno name."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, reuseaddr)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, reuseport)
         s.bind(("127.0.0.1", port))
         return "ok"
     except OSError as e:
@@ -253,16 +261,18 @@ class Check:
                                     and line.split()[3].endswith(f":{self.port}")])
         self.say(f"$ ss -tan (port {self.port})\n" + "\n".join(ss(self.port)))
         expect(lines, "no TIME-WAIT on the server's port after the kill")
-        res = bind_without_reuseaddr(self.port)
-        self.say(f"bind 127.0.0.1:{self.port} without SO_REUSEADDR -> {res}")
-        expect(res == "EADDRINUSE", f"bind without SO_REUSEADDR gave {res}, not EADDRINUSE")
+        for label, addr, port_opt in REUSE_CASES:
+            res = bind_with(self.port, addr, port_opt)
+            self.say(f"bind 127.0.0.1:{self.port} with {label} -> {res}")
+            want = "ok" if addr or port_opt else "EADDRINUSE"
+            expect(res == want, f"bind with {label} gave {res}, not {want}")
         self.server, port, self.err = self.start_server(self.port)
         expect(port == self.port, f"restarted on {port}, not {self.port}")
         c4 = self.client()
         self.echo(c4, "after the restart\n")
         c4.stdin.close()
         expect(c4.wait(timeout=10) == 0, "client after restart failed")
-        self.say("restart with SO_REUSEADDR -> listening at once, echo works")
+        self.say("echo_server (SO_REUSEADDR and SO_REUSEPORT) -> listening at once, echo works")
 
     # scene 5
     def scene5(self):
@@ -428,7 +438,8 @@ def narrate(impl, port):
                 time.sleep(0.5)
                 keys(1, "C-c")
                 time.sleep(0.5)
-                print(f"bind 127.0.0.1:{port} without SO_REUSEADDR -> {bind_without_reuseaddr(port)}")
+                for label, addr, port_opt in REUSE_CASES:
+                    print(f"bind 127.0.0.1:{port} with {label} -> {bind_with(port, addr, port_opt)}")
                 input("\n[Enter] restart echo_server on the same port ")
                 keys(1, f"TRACE=1 {b}/echo_server {port}", "Enter")
             elif n == 5:

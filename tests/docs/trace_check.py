@@ -2,7 +2,8 @@
 """TRACE=1 narration check: C and Rust must narrate a fixed session with identical text.
 
 The session, per implementation: echo_server on port 0; one `tcp_client` echo; one
-`tcp_client -n 2000` echo; one `http_get` against a local `python3 -m http.server`. Every
+`tcp_client -n 2000` echo; one `http_get` against a local `python3 -m http.server`, and one
+with a 900-byte path (its narration line must arrive whole). Every
 program runs with TRACE=1; its stderr is kept. fd numbers, ports and pids are replaced with
 placeholders, the two transcripts are diffed, and each must hold every chapter step.
 A last run without TRACE must print no narration at all (off by default).
@@ -45,6 +46,9 @@ REQUIRED = [
     "[http step 1] getaddrinfo(127.0.0.1) -> 127.0.0.1",
     "[http step 6] close(fd N)",
 ]
+# A path long enough that its narration line outgrows any small fixed buffer (the C once cut
+# lines at 510 bytes): the line must arrive whole, the same in C and Rust.
+LONG_PATH = "/" + "a" * 900
 NARRATION = re.compile(r"^\[(?:step|connect step|nonblocking step|http step) \d+\] ")
 
 
@@ -134,6 +138,11 @@ def session(name, bindir, http_port, tmp, trace=True):
         if rc != 0 or b"200 OK" not in out:
             raise SystemExit(f"trace_check: {name} http_get: rc {rc}\n{err}")
         client += normalise(err)
+        rc, out, err = run([os.path.join(bindir, "http_get"), "127.0.0.1", str(http_port),
+                            LONG_PATH], None, env)
+        if rc != 0:
+            raise SystemExit(f"trace_check: {name} http_get (900-byte path): rc {rc}\n{err[:300]}")
+        client += normalise(err)
     finally:
         os.killpg(srv.pid, signal.SIGTERM)
         srv.wait(timeout=DEADLINE)
@@ -167,6 +176,12 @@ def main():
         if missing:
             ok = False
             print(f"trace_check: {impl} never narrated: " + "; ".join(missing))
+    for impl, lines in got.items():
+        head = f"[http step 3] request: GET {LONG_PATH}, "
+        if not any(line.startswith(head) and line.endswith(" bytes") for line in lines):
+            ok = False
+            print(f"trace_check: {impl} cut the narration of a 900-byte path (no whole "
+                  f"'[http step 3] request: GET /aaa..., N bytes' line)")
     for impl, lines in quiet.items():
         noisy = [line for line in lines if NARRATION.match(line)]
         if noisy:

@@ -1292,8 +1292,34 @@ pub struct FullListener {
     pub port: u16,
     /// How many connections completed before one stayed pending.
     pub queued: usize,
-    _listener: OwnedFd,
+    listener: OwnedFd,
     _fillers: Vec<TcpStream>,
+}
+
+impl FullListener {
+    /// Accepts the next queued connection (a filler first; once the queue has room, the
+    /// connection that was waiting), waiting up to `timeout`.
+    pub fn accept(&self, timeout: Duration) -> Result<TcpStream, String> {
+        let fd = self.listener.as_raw_fd();
+        wait_readable(fd, timeout).map_err(|e| format!("no connection came: {e}"))?;
+        // SAFETY: null address pointers are allowed; the result is checked.
+        let conn = unsafe {
+            libc::accept4(
+                fd,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        if conn < 0 {
+            return Err(format!("accept: {}", io::Error::last_os_error()));
+        }
+        // SAFETY: `conn` is a fresh connected socket that nothing else owns.
+        let s = unsafe { TcpStream::from_raw_fd(conn) };
+        s.set_read_timeout(Some(secs(20)))
+            .map_err(|e| e.to_string())?;
+        Ok(s)
+    }
 }
 
 /// Builds a [`FullListener`].
@@ -1340,7 +1366,7 @@ pub fn full_listener() -> Result<FullListener, String> {
                 return Ok(FullListener {
                     port,
                     queued: fillers.len(),
-                    _listener: listener,
+                    listener,
                     _fillers: fillers,
                 });
             }
@@ -1545,6 +1571,41 @@ pub fn listening_port(pid: i32) -> Option<u16> {
             .then(|| u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok())
             .flatten()
     })
+}
+
+/// The system call `pid`'s main thread sleeps in (`/proc/PID/syscall`), `None` while it runs.
+pub fn blocked_syscall(pid: i32) -> Option<i64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// The state letter of `pid` (`/proc/PID/stat`): `T` stopped, `t` stopped under a tracer.
+pub fn process_state(pid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// What Ctrl-Z and `fg` do to a program blocked in `connect()`: waits until it sleeps in
+/// connect, lets `into` pass, sends SIGSTOP, waits until it is stopped, sends SIGCONT.
+pub fn stop_and_continue_in_connect(p: &mut Proc, into: Duration) -> TestResult {
+    if !poll_until(READY, || blocked_syscall(p.pid) == Some(libc::SYS_connect)) {
+        p.expect_running()?;
+        return Err(format!("{} never blocked in connect()", p.label));
+    }
+    thread::sleep(into);
+    // SAFETY: kill() has no memory preconditions; `p.pid` is our child.
+    unsafe { libc::kill(p.pid, libc::SIGSTOP) };
+    let stopped = poll_until(READY, || matches!(process_state(p.pid), Some('T' | 't')));
+    // SAFETY: as above.
+    unsafe { libc::kill(p.pid, libc::SIGCONT) };
+    if !stopped {
+        return Err(format!("{} did not stop on SIGSTOP", p.label));
+    }
+    Ok(())
 }
 
 /// Polls `cond` every 10 ms until it holds or `timeout` passes.

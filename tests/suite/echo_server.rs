@@ -76,7 +76,7 @@ pub const SCENARIOS: &[Scenario] = &[
         peer_closes_unread,
     ),
     (
-        "echo_server::restart_on_port_in_time_wait",
+        "echo_server::restart_on_port_in_time_wait_reuseaddr_or_reuseport",
         restart_on_time_wait_port,
     ),
     (
@@ -444,6 +444,11 @@ fn peer_closes_unread(imp: &Impl) -> TestResult {
     server.check_echoes("a peer that closed without reading")
 }
 
+/// The server killed mid-session leaves TIME_WAIT on its port; a new echo_server binds it at
+/// once. On Linux either `SO_REUSEADDR` or `SO_REUSEPORT` (set by both servers) lets it through,
+/// so this fails only if both are gone; the twin test
+/// `create_tcp_server_time_wait_rebinds_with_either_reuse_option_not_with_neither` tells them
+/// apart (docs/pitfalls.md #11).
 fn restart_on_time_wait_port(imp: &Impl) -> TestResult {
     let mut first = EchoServer::start(imp)?;
     let port = first.port;

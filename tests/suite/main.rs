@@ -31,6 +31,7 @@
 //! `SUITE_STRACE_DIR=DIR` traces every program into DIR (make trace-compare).
 //! `unshare` runs the unresolvable-name scenario without network, when it works.
 
+mod closed_fds;
 mod common;
 mod echo_server;
 mod expect;
@@ -54,6 +55,7 @@ use report::{Row, Run, Status};
 const SLOW_FIRST: &[&str] = &[
     "idle_7s",
     "connect_timeout_blocking",
+    "stop_cont_in",
     "64mib",
     "sequential_200",
     "concurrent_32",
@@ -66,6 +68,7 @@ fn all_scenarios() -> Vec<Scenario> {
         echo_server::SCENARIOS,
         tcp_client::SCENARIOS,
         http_get::SCENARIOS,
+        closed_fds::SCENARIOS,
     ]
     .concat()
 }

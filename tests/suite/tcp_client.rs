@@ -3,7 +3,7 @@
 //! peer close/reset, argument checks.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -31,6 +31,14 @@ pub const SCENARIOS: &[Scenario] = &[
     (
         "tcp_client::connect_timeout_nonblocking_n300",
         connect_timeout_nonblocking,
+    ),
+    (
+        "tcp_client::stop_cont_in_blocking_connect_still_times_out_at_5s",
+        stop_cont_in_connect_times_out,
+    ),
+    (
+        "tcp_client::stop_cont_in_blocking_connect_then_accepted_echoes",
+        stop_cont_in_connect_then_accepted,
     ),
     ("tcp_client::bad_args_missing", |i| {
         usage_cases(i, &[&[], &["127.0.0.1"], &["-n", "100", "127.0.0.1"]])
@@ -166,6 +174,77 @@ fn connect_timeout_nonblocking(imp: &Impl) -> TestResult {
         Duration::from_millis(250),
         Duration::from_millis(1800),
     )
+}
+
+/// Ctrl-Z and `fg` one second into a blocking connect to a full backlog: with `SO_SNDTIMEO`
+/// set, Linux ends `connect` with `EINTR` at the stop (signal(7)); the client must go on
+/// waiting for the handshake until its 5 s deadline, not give up at 1 s.
+fn stop_cont_in_connect_times_out(imp: &Impl) -> TestResult {
+    let full = full_listener()?;
+    let port = full.port.to_string();
+    let mut p = Proc::start(
+        imp,
+        "tcp_client",
+        &["127.0.0.1", &port],
+        Input::Null,
+        Capture::Keep,
+    )?;
+    stop_and_continue_in_connect(&mut p, secs(1))?;
+    let out = p.finish(secs(15))?;
+    out.expect_only_line(1, "connect: Connection timed out")?;
+    if out.elapsed < secs(4) {
+        return Err(out.fail(&format!(
+            "gave up after {:.2}s: a stop and continue at 1 s must not shorten the 5 s timeout",
+            out.elapsed.as_secs_f64()
+        )));
+    }
+    Ok(())
+}
+
+/// The same stop and continue, then the listener makes room (accepts its queue): the
+/// interrupted handshake completes, the client connects and echoes.
+fn stop_cont_in_connect_then_accepted(imp: &Impl) -> TestResult {
+    let full = full_listener()?;
+    let port = full.port.to_string();
+    let mut p = Proc::start(
+        imp,
+        "tcp_client",
+        &["127.0.0.1", &port],
+        Input::Pipe,
+        Capture::Keep,
+    )?;
+    stop_and_continue_in_connect(&mut p, secs(1))?;
+    let mut fillers = Vec::new();
+    for _ in 0..full.queued {
+        fillers.push(full.accept(secs(10))?);
+    }
+    // The client's SYN is retransmitted (1 s, 3 s, ...) and now finds room.
+    let mut conn = full
+        .accept(secs(10))
+        .map_err(|e| format!("{e}\nclient stderr:\n{}", indent(&p.stderr.text())))?;
+    let connected = format!("Connected to 127.0.0.1:{port}");
+    p.stderr
+        .wait_line(READY, "'Connected to' line", |l| l == connected)?;
+    p.write_stdin(b"after fg\n")?;
+    let mut got = [0u8; 9];
+    conn.read_exact(&mut got)
+        .map_err(|e| format!("reading the client's line: {e}"))?;
+    conn.write_all(&got).map_err(|e| format!("echo: {e}"))?;
+    p.close_stdin();
+    let mut rest = Vec::new();
+    conn.read_to_end(&mut rest)
+        .map_err(|e| format!("waiting for the client's FIN: {e}"))?;
+    drop(conn);
+    let out = p.finish(secs(10))?;
+    out.expect_code(0)?;
+    if &got != b"after fg\n" || !rest.is_empty() || out.stdout.bytes() != b"after fg\n" {
+        return Err(out.fail(&format!(
+            "expected 'after fg' sent once and echoed on stdout; the peer got {:?} then {:?}",
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&rest)
+        )));
+    }
+    Ok(())
 }
 
 /// Each case runs with `{P}` replaced by a port nobody listens on, so a

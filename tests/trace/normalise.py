@@ -11,7 +11,8 @@ What is kept (everything else is dropped, which removes the dynamic loader and t
 language runtime's own calls such as getrandom, sigaltstack, /proc/self/maps reads):
   socket, setsockopt, getsockopt, bind, listen, accept/accept4, connect, getsockname,
   select/pselect6/poll, fcntl, shutdown, recv*/send*/read/write and close on sockets,
-  fork/vfork/clone/clone3 (shown as `fork()`), rt_sigaction for SIGPIPE and SIGCHLD.
+  fork/vfork/clone/clone3 (shown as `fork()`), rt_sigaction for SIGPIPE and SIGCHLD, and
+  the start-up check of fds 0-2 (see "std fds").
 Sockets are fds returned by socket()/accept() of AF_INET/AF_INET6 SOCK_STREAM (and dup of
 those); getaddrinfo's own sockets (AF_UNIX to nscd, netlink, UDP DNS) are not, so their
 traffic is dropped. Calls that never return (killed) or are restarted by the kernel
@@ -24,13 +25,20 @@ What is normalised:
   pids         fork() = CHILDn, in fork order
   addresses    pointers -> 0xADDR; sockaddrs written back by accept -> {...}
   buffers      contents and lengths of data calls; results > 0 -> N
-  timing       select's "left" time and poll's revents dropped; a run of two or more
+  timing       select's "left" time and poll's revents dropped; the timeout of a select
+               that waits for an interrupted connect (EINTR) -> {time left}; a run of two or more
                poll/select/recv/send/shutdown calls (a data loop whose length depends on
                timing) collapses to one `loop {...}` line listing its distinct calls;
                ECONNRESET/EPIPE from a data call -> one `peer gone` line
-  runtime      Rust std's start-up (the poll of fds 0-2 and its SIGPIPE reset, which come
-               before its SIGSEGV/SIGBUS stack-overflow handlers) is dropped: in the first
-               process, kept calls before the last runtime marker are removed
+  runtime      Rust std's start-up (its SIGPIPE reset, before its SIGSEGV/SIGBUS
+               stack-overflow handlers) is dropped: in the first process, kept calls before
+               the last runtime marker are removed, except the std fds check below
+  std fds      KEPT and compared: the check that fds 0-2 are open (poll of fds 0-2 with
+               timeout 0, its result reduced to the fds with POLLNVAL, or fcntl(F_GETFD)
+               of each when that poll fails) and the
+               open("/dev/null")/dup that fill a closed one, in the first process before
+               main. Rust's runtime makes these calls before main, the C's main makes them
+               first (open_standard_fds): a program that lost them differs
   rt_sigaction only the new action: handler, mask, flags without SA_RESTORER
 
 Usage: normalise.py TRACE [--annotate]   prints the normalised processes.
@@ -49,6 +57,8 @@ SOCKET_CALLS = {"setsockopt", "getsockopt", "bind", "listen", "connect", "getsoc
 WAIT_CALLS = {"poll", "select", "pselect6", "ppoll"}
 LOOP_KINDS = WAIT_CALLS | DATA_CALLS | {"shutdown"}
 KEPT_SIGNALS = ("SIGPIPE", "SIGCHLD")
+STD_FDS_POLL = "[{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}]"
+STD_FDS = "stdfds"  # the kind of a start-up line that checks or fills fds 0-2
 
 
 def split_args(s):
@@ -181,6 +191,15 @@ def rt_sigaction_line(args):
                                                 "|".join(fl) or "0")
 
 
+def std_fds_result(res):
+    """The start-up poll's answer, reduced to what it is for: which of fds 0-2 are closed
+    (POLLNVAL). POLLHUP/POLLERR on a pipe depend on whether the other end has closed yet."""
+    if res.strip().startswith("-1"):
+        return norm_result(res)
+    closed = [fd for fd, ev in re.findall(r"\{fd=(\d+), revents=([^}]*)\}", res) if "POLLNVAL" in ev]
+    return "POLLNVAL on [%s]" % ", ".join(closed)
+
+
 def is_runtime_marker(name, args):
     """Rust std start-up: the stack-overflow guard (sigaltstack, SIGSEGV/SIGBUS handlers)."""
     if name == "sigaltstack":
@@ -203,6 +222,8 @@ def normalise_events(events, first):
             if v is not None and v > 0:
                 parent_of[v] = pid
     snapshot, killed = {}, set()
+    devnull, fallback = set(), False  # fds opened on /dev/null at start-up; poll failed
+    interrupted = set()  # sockets whose blocking connect() a signal interrupted
     for pid, name, a, res in events:
         if name == "fork-start":
             snapshot[pid] = dict(fdmaps.get(pid, {}))
@@ -220,12 +241,34 @@ def normalise_events(events, first):
         val = result_value(res)
         err = res.strip().startswith("-1") or res.strip().startswith("?")
         if "ERESTART" in res or re.match(r"^-1 EINTR", res.strip()):
+            if name == "connect" and fd_arg(fds, args[0]):
+                interrupted.add(fds[int(args[0])])
             continue
         if pid == first and not seen_main and is_runtime_marker(name, args):
             markers[pid] = len(out)
             continue
         text = None
         loop = False
+        startup = pid == first and not seen_main
+        if startup and name in ("poll", "ppoll") and args and args[0] == STD_FDS_POLL:
+            out.append((STD_FDS, "%s(%s) = %s" % (name, ", ".join(args), std_fds_result(res)),
+                        False))
+            fallback = err
+            continue
+        if startup and name == "fcntl" and fallback and args[0] in ("0", "1", "2") \
+                and args[1:2] == ["F_GETFD"]:
+            out.append((STD_FDS, "fcntl(%s, F_GETFD) = %s" % (args[0], norm_result(res)), False))
+            continue
+        if startup and name in ("open", "openat") and '"/dev/null"' in args \
+                and "O_RDWR" in args[-1]:
+            if val in (0, 1, 2) or err:
+                devnull.add(val)
+                out.append((STD_FDS, "open(\"/dev/null\", O_RDWR) = %s" % norm_result(res),
+                            False))
+                continue
+        if startup and name == "dup" and args[0] in map(str, devnull):
+            out.append((STD_FDS, "dup(%s) = %s" % (args[0], norm_result(res)), False))
+            continue
         if name == "socket":
             if ("AF_INET" in args[0]) and "SOCK_STREAM" in args[1] and not err:
                 fds[val] = namer.new()
@@ -278,6 +321,8 @@ def normalise_events(events, first):
         elif name in ("select", "pselect6"):
             if any(fd_arg(fds, x) for x in re.findall(r"\d+", " ".join(args[1:4]))):
                 shown = ["N"] + [norm_fdset(fds, x) for x in args[1:4]] + args[4:]
+                if len(shown) > 4 and interrupted & set(re.findall(r"sock\d+", " ".join(shown[1:4]))):
+                    shown[4] = "{time left}"  # until the interrupted connect's deadline
                 r = norm_result(res).split(" ")[0]
                 text = "%s(%s) = %s" % (name, ", ".join(shown), r)
                 loop = True
@@ -328,7 +373,8 @@ def normalise_events(events, first):
                 seen_main = True
         out.append((name, text, loop))
     if first in markers:
-        lines[first] = lines[first][markers[first]:]
+        m = markers[first]
+        lines[first] = [e for e in lines[first][:m] if e[0] == STD_FDS] + lines[first][m:]
     order = []
 
     def walk(p):
@@ -418,6 +464,8 @@ def process_label(i, proc=None):
 
 # Chapter steps, for `make trace` (a lecture tool): first matching pattern wins.
 STEPS = [
+    (r"^poll\(\[\{fd=0, events=0\}", "fds 0-2 open? (POLLNVAL = closed; Rust: std before main)"),
+    (r"^(open\(\"/dev/null|dup\()", "a closed fd 0-2 now points at /dev/null"),
     (r"^rt_sigaction\(SIGPIPE", "SIGPIPE ignored: a closed peer gives EPIPE, not death"),
     (r"^rt_sigaction\(SIGCHLD", "SIGCHLD with SA_NOCLDWAIT: no zombies"),
     (r"^socket\(.*SOCK_NONBLOCK", "nonblocking step 1: socket(SOCK_NONBLOCK)"),

@@ -16,6 +16,7 @@ C_SERVER = """\
 100 openat(AT_FDCWD, "/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY|O_CLOEXEC) = 3
 100 read(3, "\\177ELF\\2\\1\\1\\3"..., 832) = 832
 100 close(3)                          = 0
+100 poll([{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}], 3, 0) = 0 (Timeout)
 100 rt_sigaction(SIGPIPE, {sa_handler=SIG_IGN, sa_mask=[PIPE], sa_flags=SA_RESTORER|SA_RESTART, sa_restorer=0x7ff1}, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=0}, 8) = 0
 100 rt_sigaction(SIGCHLD, {sa_handler=SIG_DFL, sa_mask=[], sa_flags=SA_RESTORER|SA_NOCLDWAIT, sa_restorer=0x7ff1}, NULL, 8) = 0
 100 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3
@@ -107,7 +108,9 @@ class Normalise(unittest.TestCase):
 
     def test_keeps_the_chapter_calls(self):
         parent, child = norm(C_SERVER)
-        self.assertEqual(parent[0], "rt_sigaction(SIGPIPE, {SIG_IGN, [PIPE], SA_RESTART})")
+        self.assertEqual(parent[0], "poll([{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}], "
+                                    "3, 0) = POLLNVAL on []")
+        self.assertEqual(parent[1], "rt_sigaction(SIGPIPE, {SIG_IGN, [PIPE], SA_RESTART})")
         self.assertIn("socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = sock0", parent)
         self.assertIn("accept(sock0, {...}, [...]) = sock1", parent)
         self.assertEqual(parent[-2:], ["fork() = CHILD1", "close(sock1) = 0"])
@@ -117,6 +120,53 @@ class Normalise(unittest.TestCase):
                                  "close(sock1) = 0"])
         # The loader's read/close of fd 3 (a file, not a socket) is gone.
         self.assertFalse(any(line.startswith("read(") for line in parent))
+
+    def test_std_fds_check_is_compared(self):
+        # Rust's runtime checks fds 0-2 before main; a C main that does not is a drift that
+        # must show (it lets socket() become fd 0, 1 or 2), not be dropped as start-up.
+        unchecked = C_SERVER.replace(
+            "100 poll([{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}], 3, 0) = 0 (Timeout)\n", "")
+        c, r = norm(unchecked), norm(RUST_SERVER)
+        self.assertEqual(normalise.first_difference(c, r), (0, 0))
+        self.assertTrue(r[0][0].startswith("poll([{fd=0, events=0}"), r[0][0])
+        # ... also when it is the only start-up call kept from Rust's runtime
+        self.assertNotIn("rt_sigaction(SIGSEGV", " ".join(r[0]))
+
+    def test_std_fds_filled_the_same_way(self):
+        closed = ("poll([{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}], 3, 0) = 2 "
+                  "([{fd=0, revents=POLLNVAL}, {fd=2, revents=POLLNVAL}])")
+        c_fill = C_SERVER.replace(
+            "100 poll([{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}], 3, 0) = 0 (Timeout)\n",
+            "100 %s\n100 openat(AT_FDCWD, \"/dev/null\", O_RDWR) = 0\n100 dup(0) = 2\n" % closed)
+        r_fill = rust_variant(
+            "8110  poll([{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}], 3, 0) = 0 (Timeout)\n",
+            "8110  %s\n8110  openat(AT_FDCWD, \"/dev/null\", O_RDWR) = 0\n8110  dup(0) = 2\n" % closed)
+        c, r = norm(c_fill), norm(r_fill)
+        self.assertIsNone(normalise.first_difference(c, r), "\n" + compare.side_by_side(c, r, None))
+        self.assertTrue(c[0][0].endswith(") = POLLNVAL on [0, 2]"), c[0][0])
+        # whether a stdin pipe's writer has closed yet (POLLHUP) is timing, not a difference
+        hup = c_fill.replace("{fd=0, revents=POLLNVAL}, ", "{fd=1, revents=POLLHUP}, {fd=0, revents=POLLNVAL}, ")
+        self.assertIsNone(normalise.first_difference(norm(hup), r))
+        self.assertEqual(c[0][1:3], ['open("/dev/null", O_RDWR) = 0', "dup(0) = 2"])
+        # a C that opened /dev/null twice instead of dup-ing it makes other calls
+        twice = c_fill.replace("100 dup(0) = 2\n", "100 openat(AT_FDCWD, \"/dev/null\", O_RDWR) = 2\n")
+        self.assertEqual(normalise.first_difference(norm(twice), r), (0, 2))
+
+    def test_time_left_after_an_interrupted_connect(self):
+        # After connect() fails with EINTR, the client waits with select() for the time left
+        # until its deadline: a measured value, not a difference.
+        def client(left):
+            return ("5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n"
+                    "5 connect(3, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"127.0.0.1\")}, 16)"
+                    " = -1 EINTR (Interrupted system call)\n"
+                    "5 pselect6(4, NULL, [3], NULL, {tv_sec=3, tv_nsec=%d}, NULL) = 0 (Timeout)\n"
+                    "5 close(3) = 0\n" % left)
+        a, b = norm(client(989140000)), norm(client(987367000))
+        self.assertIsNone(normalise.first_difference(a, b))
+        self.assertIn("pselect6(N, NULL, [sock0], NULL, {time left}, NULL) = 0", a[0])
+        # the non-blocking connect's select keeps its timeout: it is the caller's, converted
+        nb = client(300000000).replace("= -1 EINTR (Interrupted system call)", "= -1 EINPROGRESS (x)")
+        self.assertIn("{tv_sec=3, tv_nsec=300000000}", " ".join(norm(nb)[0]))
 
     def test_detects_swapped_setsockopt(self):
         swapped = rust_variant(

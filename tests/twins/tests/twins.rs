@@ -539,8 +539,18 @@ fn spawn_handle_client<I: Chapter>(fd: Fd) -> Session {
 
 struct FullListener {
     port: u16,
-    _fillers: Vec<Fd>,
-    _listener: Fd,
+    fillers: Vec<Fd>,
+    listener: Fd,
+}
+
+impl FullListener {
+    /// Accepts the queued fillers: the queue has room, a waiting handshake can complete.
+    fn make_room(&self) -> Vec<Fd> {
+        self.fillers
+            .iter()
+            .map(|_| accept_one(self.listener.raw()))
+            .collect()
+    }
 }
 
 /// Whether the accept queue of listener `fd` is full, by the kernel's own test
@@ -601,8 +611,8 @@ fn full_listener() -> FullListener {
     }
     FullListener {
         port,
-        _fillers: fillers,
-        _listener: listener,
+        fillers,
+        listener,
     }
 }
 
@@ -616,6 +626,8 @@ const ROLE_ENV: &str = "TCP_CHAPTER_TWIN_ROLE";
 const IMPL_ENV: &str = "TCP_CHAPTER_TWIN_IMPL";
 /// The role's argument (a port), when it has one.
 const PORT_ENV: &str = "TCP_CHAPTER_TWIN_PORT";
+/// The `http` role's path, when not the default `/twins?x=1`.
+const PATH_ENV: &str = "TCP_CHAPTER_TWIN_PATH";
 
 /// Runs from `.init_array`, before `main`: with [`ROLE_ENV`] set, the process is a child role
 /// and ends here with the role's exit code, single-threaded, before libtest has printed
@@ -853,12 +865,103 @@ fn create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport<I: Chapter>()
     assert_eq!(local_addr(second.raw()), local_addr(first.raw()));
 }
 
+/// `TCP_TIME_WAIT` as /proc/net/tcp shows it (the `st` column, hex).
+const TCP_TIME_WAIT_HEX: &str = "06";
+
+/// Whether a socket with local port `port` is in TIME_WAIT (/proc/net/tcp).
+fn time_wait_on(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+    table.lines().skip(1).any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.len() > 3
+            && f[3] == TCP_TIME_WAIT_HEX
+            && f[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok())
+                == Some(port)
+    })
+}
+
+/// A server made by `create_tcp_server` whose side of a connection closes first, as when a
+/// server is killed mid-session: its port is left in TIME_WAIT. Returns the port.
+fn time_wait_of_a_chapter_server<I: Chapter>() -> u16 {
+    // SAFETY: NUL-terminated literal.
+    let listener = Fd::new(
+        unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), 0) },
+        "create_tcp_server(127.0.0.1, 0)",
+    );
+    let port = local_addr(listener.raw()).port();
+    let mut client = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+    client.set_read_timeout(Some(FAILSAFE)).expect("timeout");
+    drop(accept_one(listener.raw())); // the server's FIN goes first
+    drop(listener);
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).expect("the server's FIN");
+    drop(client); // the client's FIN: the server's side enters TIME_WAIT
+    let deadline = Instant::now() + FAILSAFE;
+    while !time_wait_on(port) {
+        assert!(Instant::now() < deadline, "no TIME_WAIT on port {port}");
+        thread::sleep(Duration::from_millis(5));
+    }
+    port
+}
+
+/// `bind(127.0.0.1:port)` on a fresh socket with the two options as given: Ok or the errno.
+fn bind_with_options(port: u16, reuseaddr: bool, reuseport: bool) -> Result<(), i32> {
+    let s = tcp_socket(0);
+    let sol = libc::SOL_SOCKET;
+    set_sockopt_int(
+        s.raw(),
+        sol,
+        libc::SO_REUSEADDR,
+        reuseaddr.into(),
+        "SO_REUSEADDR",
+    );
+    set_sockopt_int(
+        s.raw(),
+        sol,
+        libc::SO_REUSEPORT,
+        reuseport.into(),
+        "SO_REUSEPORT",
+    );
+    let sa = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    // SAFETY: `sa` is a live sockaddr_in and its size is passed.
+    let rc = unsafe { libc::bind(s.raw(), (&raw const sa).cast(), SOCKADDR_IN_LEN) };
+    if rc == 0 { Ok(()) } else { Err(errno().0) }
+}
+
+/// Restart over a server-side TIME_WAIT, each combination of the two options on the new
+/// socket. Linux lets the bind through when the old socket (its TIME_WAIT keeps the options of
+/// the listener it came from) and the new one share `SO_REUSEADDR`, or share `SO_REUSEPORT`:
+/// either alone is enough, neither gives EADDRINUSE. So "SO_REUSEADDR alone" binding tells that
+/// `create_tcp_server` set `SO_REUSEADDR`, and "SO_REUSEPORT alone" that it set `SO_REUSEPORT`.
+fn create_tcp_server_time_wait_rebinds_with_either_reuse_option_not_with_neither<I: Chapter>() {
+    for (reuseaddr, reuseport, want) in [
+        (false, false, Err(libc::EADDRINUSE)),
+        (true, false, Ok(())),
+        (false, true, Ok(())),
+        (true, true, Ok(())),
+    ] {
+        let port = time_wait_of_a_chapter_server::<I>();
+        let got = bind_with_options(port, reuseaddr, reuseport);
+        assert_eq!(
+            got.map_err(describe),
+            want.map_err(describe),
+            "bind over the TIME_WAIT of a create_tcp_server port with SO_REUSEADDR={reuseaddr}, \
+             SO_REUSEPORT={reuseport}: an option lets the bind through only if the old server \
+             set it too"
+        );
+    }
+}
+
 twin_test!(
     create_tcp_server_null_addr_listens_on_any_with_reuse_options,
     create_tcp_server_binds_the_given_ipv4_literal_with_reuse_options,
     create_tcp_server_rejects_a_bad_address_with_einval,
     create_tcp_server_port_held_without_so_reuseport_is_eaddrinuse,
     create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport,
+    create_tcp_server_time_wait_rebinds_with_either_reuse_option_not_with_neither,
 );
 
 // =============================================================================================
@@ -940,11 +1043,96 @@ fn tcp_client_connect_times_out_after_5_s_with_etimedout<I: Chapter>() {
     );
 }
 
+/// Runs `I::tcp_client_connect(127.0.0.1, port)` in a thread: (thread, its tid, done flag);
+/// the thread returns (rc, errno, time taken).
+#[allow(clippy::type_complexity)]
+fn spawn_client_connect<I: Chapter>(
+    port: u16,
+) -> (
+    JoinHandle<(c_int, i32, Duration)>,
+    libc::pid_t,
+    Arc<AtomicBool>,
+) {
+    let done = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let finished = Arc::clone(&done);
+    let thread = thread::spawn(move || {
+        tx.send(gettid()).expect("send tid");
+        let start = Instant::now();
+        // SAFETY: NUL-terminated literal.
+        let rc = unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), port) };
+        let e = errno().0;
+        let took = start.elapsed();
+        finished.store(true, SeqCst);
+        (rc, e, took)
+    });
+    (thread, rx.recv().expect("tid"), done)
+}
+
+fn tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline<I: Chapter>() {
+    let _s = signal_test();
+    let full = full_listener();
+    let (thread, tid, done) = spawn_client_connect::<I>(full.port);
+    // A signal in connect(): with SO_SNDTIMEO set it fails with EINTR (no SA_RESTART needed),
+    // while the handshake goes on; then more while the code waits for it in select().
+    assert!(
+        wait_blocked_in(tid, &[libc::SYS_connect], &done),
+        "tcp_client_connect returned before it blocked in connect()"
+    );
+    assert!(
+        signal_and_wait(thread.as_pthread_t(), &done),
+        "SIGUSR1 never handled"
+    );
+    let mut signals = 1;
+    let stop = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < stop && wait_blocked_in(tid, SELECT_SYSCALLS, &done) {
+        if signal_and_wait(thread.as_pthread_t(), &done) {
+            signals += 1;
+        }
+    }
+    let (rc, e, took) = thread.join().expect("connect thread");
+    assert_fd_call_failed(
+        rc,
+        e,
+        libc::ETIMEDOUT,
+        &format!("tcp_client_connect(full accept queue, {signals} signals)"),
+    );
+    assert!(
+        took >= Duration::from_secs(4),
+        "gave up after {took:?}: a signal must not shorten the 5 s timeout"
+    );
+}
+
+fn tcp_client_connect_interrupted_then_accepted_connects<I: Chapter>() {
+    let _s = signal_test();
+    let full = full_listener();
+    let (thread, tid, done) = spawn_client_connect::<I>(full.port);
+    assert!(
+        wait_blocked_in(tid, &[libc::SYS_connect], &done),
+        "tcp_client_connect returned before it blocked in connect()"
+    );
+    assert!(
+        signal_and_wait(thread.as_pthread_t(), &done),
+        "SIGUSR1 never handled"
+    );
+    // Room in the queue: the SYN's retransmission completes the interrupted handshake.
+    let _fillers = full.make_room();
+    let (rc, e, _) = thread.join().expect("connect thread");
+    assert!(rc >= 0, "tcp_client_connect failed: {}", describe(e));
+    let fd = Fd(rc);
+    let conn = accept_one(full.listener.raw());
+    assert_eq!(peer_addr(conn.raw()), local_addr(fd.raw()));
+    send_all(fd.raw(), b"ping");
+    assert_eq!(read_exact(conn.raw(), 4), b"ping");
+}
+
 twin_test!(
     tcp_client_connect_connects_with_5_s_timeouts,
     tcp_client_connect_to_a_closed_port_is_econnrefused,
     tcp_client_connect_rejects_a_bad_address_with_einval,
     tcp_client_connect_times_out_after_5_s_with_etimedout,
+    tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline,
+    tcp_client_connect_interrupted_then_accepted_connects,
 );
 
 // =============================================================================================
@@ -1513,12 +1701,15 @@ twin_test!(tcp_server_loop_survives_eintr_in_accept);
 // simple_http_client
 // =============================================================================================
 
-/// Child role `http`: `simple_http_client("127.0.0.1", port, "/twins?x=1")`, the response on
-/// fd 1 (a pipe to the test). Exit 0 on success, 1 with `twins-errno N` on stderr otherwise.
+/// Child role `http`: `simple_http_client("127.0.0.1", port, path)`, path from [`PATH_ENV`] or
+/// `/twins?x=1`, the response on fd 1 (a pipe to the test). Exit 0 on success, 1 with
+/// `twins-errno N` on stderr otherwise.
 fn role_http<I: Chapter>() -> c_int {
     let port = role_port();
-    // SAFETY: NUL-terminated literals.
-    let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, c"/twins?x=1".as_ptr()) };
+    let path = std::env::var(PATH_ENV).unwrap_or_else(|_| "/twins?x=1".to_owned());
+    let path = CString::new(path).expect("no NUL in the path");
+    // SAFETY: NUL-terminated strings.
+    let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, path.as_ptr()) };
     if rc != 0 {
         eprintln!("twins-errno {}", errno().0);
         return 1;
@@ -1609,11 +1800,41 @@ fn simple_http_client_unresolvable_name_is_enoent<I: Chapter>() {
     assert_failed(rc, e, libc::ENOENT, "simple_http_client(bad..name)");
 }
 
+/// A path that makes `GET path HTTP/1.1 ... \r\n\r\n` exactly `len` bytes long, for `port`.
+fn path_for_request_of(len: usize, port: u16) -> String {
+    let head = format!("GET  HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    format!("/{}", "a".repeat(len - head.len() - 1))
+}
+
+fn simple_http_client_sends_a_request_of_exactly_1023_bytes_in_a_child<I: Chapter>() {
+    // The chapter's `char request[1024]` holds 1023 bytes and the NUL: the largest request.
+    let response = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n".to_vec();
+    let (port, responder) = http_responder(response.clone());
+    let path = path_for_request_of(1023, port);
+    let out = role_command::<I>("http", Some(port))
+        .env(PATH_ENV, &path)
+        .output()
+        .expect("re-execute the test binary");
+    let request = responder.join().expect("responder");
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let want =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    assert_eq!(want.len(), 1023, "test set-up");
+    assert_eq!(
+        String::from_utf8_lossy(&request),
+        want,
+        "the 1023-byte request on the wire"
+    );
+    let mut want_out = b"HTTP Response:\n".to_vec();
+    want_out.extend_from_slice(&response);
+    want_out.push(b'\n');
+    assert_same_bytes(&out.stdout, &want_out, "stdout of simple_http_client");
+}
+
 fn simple_http_client_refuses_a_request_over_1023_bytes_with_emsgsize<I: Chapter>() {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
     let port = listener.local_addr().expect("local_addr").port();
-    let head = format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    let path = CString::new(format!("/{}", "a".repeat(1024 - head.len()))).expect("no NUL");
+    let path = CString::new(path_for_request_of(1024, port)).expect("no NUL");
     set_errno(Errno(0));
     // SAFETY: NUL-terminated strings.
     let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, path.as_ptr()) };
@@ -1631,6 +1852,7 @@ twin_test!(
     simple_http_client_to_a_closed_port_is_econnrefused,
     simple_http_client_empty_reply_is_econnreset,
     simple_http_client_unresolvable_name_is_enoent,
+    simple_http_client_sends_a_request_of_exactly_1023_bytes_in_a_child,
     simple_http_client_refuses_a_request_over_1023_bytes_with_emsgsize,
 );
 
