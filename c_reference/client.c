@@ -1,5 +1,5 @@
 /* client.c - chapter 7.1.3, "TCP 클라이언트 구현": socket -> address -> timeouts -> connect,
- * and the non-blocking variant with select(). Lines marked "fix:" differ from the chapter;
+ * and the non-blocking variant with select(). Lines marked "fix #N:" differ from the chapter;
  * docs/deviations.md lists each one with its reason. */
 #define _GNU_SOURCE
 #include "client.h"
@@ -7,7 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h> /* fix: the chapter uses fcntl() without this include */
+#include <fcntl.h> /* fix #1: the chapter uses fcntl() without this include */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,7 +21,7 @@
 static int clear_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL, 0);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) { /* fix: checked */
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) { /* fix #25: checked */
         perror_keep_errno("fcntl");
         return -1;
     }
@@ -85,7 +85,7 @@ static int wait_interrupted_connect(int fd, const struct timespec *start,
 /* Connects to server_addr:server_port (an IPv4 literal) with 5 s send/receive timeouts.
  * Returns the connected fd, or -1 with errno set after printing which call failed. A signal
  * or a stop and continue that interrupts connect() is not a failure: the handshake is awaited
- * until the same 5 s deadline (fix). */
+ * until the same 5 s deadline (fix #38). */
 int tcp_client_connect(const char *server_addr, uint16_t server_port)
 {
     int sock_fd;
@@ -106,7 +106,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
 
     int rc = inet_pton(AF_INET, server_addr, &server.sin_addr);
     if (rc <= 0) {
-        if (rc == 0) /* fix: 0 means "not an address" and leaves errno alone */
+        if (rc == 0) /* fix #7: 0 means "not an address" and leaves errno alone */
             report_invalid_ipv4(server_addr);
         else
             perror_keep_errno("inet_pton");
@@ -124,24 +124,24 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
 
     if (setsockopt(sock_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) < 0 ||
         setsockopt(sock_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0) {
-        perror_keep_errno("setsockopt"); /* fix: the chapter ignores both results */
+        perror_keep_errno("setsockopt"); /* fix #24: the chapter ignores both results */
         close(sock_fd);
         return -1;
     }
     TRACE("[connect step 3] setsockopt(SO_SNDTIMEO, SO_RCVTIMEO: 5 s) -> 0");
 
     /* Step 4: connect() - the three-way handshake. */
-    struct timespec start; /* fix: the deadline, should a signal interrupt connect() */
+    struct timespec start; /* fix #38: the deadline, should a signal interrupt connect() */
     clock_gettime(CLOCK_MONOTONIC, &start); /* cannot fail: a valid clock and pointer */
     if (connect(sock_fd, (struct sockaddr *)&server, sizeof(server)) < 0) {
-        if (errno == EINTR) { /* fix: Ctrl-Z and fg, or a signal: the handshake goes on */
+        if (errno == EINTR) { /* fix #38: Ctrl-Z and fg, or a signal: the handshake goes on */
             TRACE("[connect step 4] connect -> EINTR: the handshake goes on, select() for it");
             if (wait_interrupted_connect(sock_fd, &start, &timeout) < 0) {
                 close(sock_fd);
                 return -1;
             }
         } else {
-            if (errno == EINPROGRESS) /* fix: Linux's word for "SO_SNDTIMEO expired" */
+            if (errno == EINPROGRESS) /* fix #13: Linux's word for "SO_SNDTIMEO expired" */
                 errno = ETIMEDOUT;
             perror_keep_errno("connect");
             close(sock_fd);
@@ -150,7 +150,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
     }
     TRACE("[connect step 4] connect %s:%u -> 0", server_addr, server_port);
 
-    /* fix: stderr, so that stdout carries only the data */
+    /* fix #14: stderr, so that stdout carries only the data */
     fprintf(stderr, "Connected to %s:%u\n", server_addr, server_port);
 
     return sock_fd;
@@ -177,7 +177,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     server.sin_family = AF_INET;
     server.sin_port = htons(server_port);
     int rc = inet_pton(AF_INET, server_addr, &server.sin_addr);
-    if (rc <= 0) { /* fix: the chapter ignores the result and connects to 0.0.0.0 */
+    if (rc <= 0) { /* fix #8: the chapter ignores the result and connects to 0.0.0.0 */
         if (rc == 0)
             report_invalid_ipv4(server_addr);
         else
@@ -201,7 +201,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
           ret == 0 ? "connected at once" : "EINPROGRESS: the handshake goes on, wait for it");
 
     if (ret == 0) {
-        /* Connected at once. fix: the chapter returned here still non-blocking. */
+        /* Connected at once. fix #10: the chapter returned here still non-blocking. */
         if (clear_nonblocking(sock_fd) < 0) {
             close(sock_fd);
             return -1;
@@ -212,7 +212,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
 
     /* Step 5: wait for writability, which is how a finished handshake shows. */
     if (sock_fd >= FD_SETSIZE) {
-        /* fix: FD_SET on an fd >= FD_SETSIZE writes past the end of the fd_set. */
+        /* fix #9: FD_SET on an fd >= FD_SETSIZE writes past the end of the fd_set. */
         fprintf(stderr, "select: fd %d >= FD_SETSIZE (%d), cannot wait on it\n", sock_fd,
                 FD_SETSIZE);
         close(sock_fd);
@@ -233,13 +233,13 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
           (long)timeout.tv_sec, (long)timeout.tv_usec);
 
     /* Step 7: select() on writability only. On EINTR Linux leaves the set untouched and
-     * the timeout holding the time left, so retrying keeps the deadline (fix: retried). */
+     * the timeout holding the time left, so retrying keeps the deadline (fix #12: retried). */
     do {
         ret = select(sock_fd + 1, NULL, &write_fds, NULL, &timeout);
     } while (ret < 0 && errno == EINTR);
 
     if (ret <= 0) {
-        if (ret == 0) { /* fix: the chapter returns -1 with no errno and no message */
+        if (ret == 0) { /* fix #11: the chapter returns -1 with no errno and no message */
             errno = ETIMEDOUT;
             perror_keep_errno("connect");
         } else {
@@ -254,20 +254,20 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     int error;
     socklen_t len = sizeof(error);
     if (getsockopt(sock_fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) {
-        perror_keep_errno("getsockopt SO_ERROR"); /* fix: reported */
+        perror_keep_errno("getsockopt SO_ERROR"); /* fix #11: reported */
         close(sock_fd);
         return -1;
     }
 
     if (error != 0) {
         errno = error; /* e.g. ECONNREFUSED */
-        perror_keep_errno("connect"); /* fix: reported */
+        perror_keep_errno("connect"); /* fix #11: reported */
         close(sock_fd);
         return -1;
     }
     TRACE("[nonblocking step 8] getsockopt(SO_ERROR) -> 0, error 0");
 
-    /* Step 9: back to blocking mode for ordinary send()/recv(). */
+    /* Step 9: back to blocking mode for ordinary send()/recv() (fix #25: fcntl checked). */
     if (clear_nonblocking(sock_fd) < 0) {
         close(sock_fd);
         return -1;

@@ -1,5 +1,5 @@
 /* server.c - chapter 7.1.3, "TCP 서버 구현": socket -> setsockopt -> bind -> listen ->
- * accept -> fork -> recv/send -> close (steps 1-9). Lines marked "fix:" differ from the chapter;
+ * accept -> fork -> recv/send -> close (steps 1-9). Lines marked "fix #N:" differ from the chapter;
  * docs/deviations.md lists each one with its reason. */
 #define _GNU_SOURCE
 #include "server.h"
@@ -20,15 +20,15 @@
  * let the kernel reap children itself (SA_NOCLDWAIT: no zombies, no waitpid loop). */
 void setup_signal_handlers(void)
 {
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* fix: result checked */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* fix #23: result checked */
         perror_keep_errno("signal SIGPIPE");
 
     struct sigaction sa;
-    memset(&sa, 0, sizeof(sa)); /* fix: no uninitialised fields reach the kernel */
+    memset(&sa, 0, sizeof(sa)); /* fix #23: no uninitialised fields reach the kernel */
     sa.sa_handler = SIG_DFL;
     sa.sa_flags = SA_NOCLDWAIT;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGCHLD, &sa, NULL) < 0) /* fix: result checked */
+    if (sigaction(SIGCHLD, &sa, NULL) < 0) /* fix #23: result checked */
         perror_keep_errno("sigaction SIGCHLD");
 }
 
@@ -78,7 +78,7 @@ int create_tcp_server(const char *addr, uint16_t port)
     } else {
         int rc = inet_pton(AF_INET, addr, &server_addr.sin_addr);
         if (rc <= 0) {
-            if (rc == 0) /* fix: 0 means "not an address" and leaves errno alone */
+            if (rc == 0) /* fix #7: 0 means "not an address" and leaves errno alone */
                 report_invalid_ipv4(addr);
             else
                 perror_keep_errno("inet_pton");
@@ -105,7 +105,7 @@ int create_tcp_server(const char *addr, uint16_t port)
     }
     TRACE("[step 5] listen(backlog %d) -> 0", LISTEN_BACKLOG);
 
-    /* fix: read the bound address back, so port 0 prints the port the kernel chose. */
+    /* fix #15: read the bound address back, so port 0 prints the port the kernel chose. */
     socklen_t addr_len = sizeof(server_addr);
     if (getsockname(server_fd, (struct sockaddr *)&server_addr, &addr_len) < 0) {
         perror_keep_errno("getsockname");
@@ -134,8 +134,9 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
         ssize_t n = recv(client_fd, buffer, sizeof(buffer), 0);
 
         if (n < 0) {
-            if (errno == EINTR) /* a signal handler ran: just retry */
+            if (errno == EINTR) { /* a signal handler ran: just retry */
                 continue;
+            }
             perror_keep_errno("recv"); /* e.g. ECONNRESET: the peer sent RST */
             break;
         }
@@ -191,7 +192,7 @@ void tcp_server_loop(int server_fd)
         TRACE("[step 6] accept() -> fd %d from %s:%u", client_fd, inet_ntoa(client_addr.sin_addr),
               ntohs(client_addr.sin_port));
 
-        /* fix: flush stdio before fork, or a line still in the buffer is written by both
+        /* fix #6: flush stdio before fork, or a line still in the buffer is written by both
          * processes (twice in the log when stdout is a pipe or a file). */
         fflush(stdout);
 

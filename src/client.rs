@@ -1,6 +1,6 @@
 //! Chapter 7.1.3, "TCP 클라이언트 구현": socket → address → timeouts → connect, and the
 //! non-blocking variant with `select()`. Twin of `c_reference/client.c`; comments marked
-//! "fix:" differ from the chapter and are listed in `docs/deviations.md`.
+//! "fix #N:" differ from the chapter and are listed in `docs/deviations.md`.
 
 use std::{mem, ptr};
 
@@ -21,7 +21,7 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL, 0) };
     // SAFETY: F_SETFL takes an int argument.
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        // fix: checked
+        // fix #25: checked
         perror_keep_errno(c"fcntl");
         return -1;
     }
@@ -127,7 +127,7 @@ unsafe fn wait_interrupted_connect(
 /// Chapter 7.1.3, `tcp_client_connect`; wraps `socket(2)`, `inet_pton(3)`, `setsockopt(2)`
 /// (`SO_SNDTIMEO`, `SO_RCVTIMEO`) and `connect(2)`.
 ///
-/// Prints `Connected to ADDR:PORT` on stderr (fix: the chapter uses stdout, which the
+/// Prints `Connected to ADDR:PORT` on stderr (fix #14: the chapter uses stdout, which the
 /// programs keep for data).
 ///
 /// # Errors
@@ -136,7 +136,7 @@ unsafe fn wait_interrupted_connect(
 /// `ETIMEDOUT` when the handshake outlasts `SO_SNDTIMEO` (Linux reports `EINPROGRESS` there;
 /// translated, see `docs/pitfalls.md`). A signal or a stop and continue that interrupts
 /// `connect` (`EINTR`) is not an error: the handshake is awaited until the same 5 s deadline
-/// (fix, `docs/pitfalls.md` #10).
+/// (fix #38, `docs/pitfalls.md` #10).
 ///
 /// # Safety
 /// `server_addr` must point to a NUL-terminated string valid for the call.
@@ -166,7 +166,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     };
     if rc <= 0 {
         if rc == 0 {
-            // fix: 0 means "not an address" and leaves errno alone
+            // fix #7: 0 means "not an address" and leaves errno alone
             // SAFETY: `server_addr` is a valid C string.
             unsafe { report_invalid_ipv4(server_addr) };
         } else {
@@ -210,7 +210,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
             ) < 0
     };
     if failed {
-        // fix: the chapter ignores both results
+        // fix #24: the chapter ignores both results
         // SAFETY: `sock_fd` is ours to close.
         unsafe {
             perror_keep_errno(c"setsockopt");
@@ -224,7 +224,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     let mut start = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
-    }; // fix: the deadline, should a signal interrupt connect()
+    }; // fix #38: the deadline, should a signal interrupt connect()
     // SAFETY: `start` is a live timespec; cannot fail with a valid clock and pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut start) };
     // SAFETY: `server` is a live sockaddr_in and its exact size is passed.
@@ -237,7 +237,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     } < 0
     {
         if errno().0 == libc::EINTR {
-            // fix: Ctrl-Z and fg, or a signal: the handshake goes on
+            // fix #38: Ctrl-Z and fg, or a signal: the handshake goes on
             trace_step!(
                 "[connect step 4] connect -> EINTR: the handshake goes on, select() for it"
             );
@@ -249,7 +249,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
             }
         } else {
             if errno().0 == libc::EINPROGRESS {
-                // fix: Linux's word for "SO_SNDTIMEO expired"
+                // fix #13: Linux's word for "SO_SNDTIMEO expired"
                 set_errno(Errno(libc::ETIMEDOUT));
             }
             // SAFETY: `sock_fd` is ours to close.
@@ -267,7 +267,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
         server_port
     );
 
-    // fix: stderr, so that stdout carries only the data
+    // fix #14: stderr, so that stdout carries only the data
     // SAFETY: `server_addr` is a valid C string (caller).
     let addr = unsafe { std::ffi::CStr::from_ptr(server_addr) }.to_string_lossy();
     eprintf_line!("Connected to {}:{}", addr, server_port);
@@ -282,9 +282,9 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
 ///
 /// # Errors
 /// Returns -1 with `errno` set, after reporting on stderr: `EINVAL` for an address that is
-/// not an IPv4 literal (fix: the chapter ignored it) or for a socket fd >= `FD_SETSIZE`,
-/// which `select` cannot watch (fix: the chapter would write past the `fd_set`);
-/// `ETIMEDOUT` when `timeout_ms` passes (fix: the chapter left errno unset); the handshake's
+/// not an IPv4 literal (fix #8: the chapter ignored it) or for a socket fd >= `FD_SETSIZE`,
+/// which `select` cannot watch (fix #9: the chapter would write past the `fd_set`);
+/// `ETIMEDOUT` when `timeout_ms` passes (fix #11: the chapter left errno unset); the handshake's
 /// own error from `SO_ERROR`, e.g. `ECONNREFUSED`.
 ///
 /// # Safety
@@ -321,7 +321,7 @@ pub unsafe fn tcp_connect_nonblocking(
         )
     };
     if rc <= 0 {
-        // fix: the chapter ignores the result and connects to 0.0.0.0
+        // fix #8: the chapter ignores the result and connects to 0.0.0.0
         if rc == 0 {
             // SAFETY: `server_addr` is a valid C string.
             unsafe { report_invalid_ipv4(server_addr) };
@@ -375,7 +375,7 @@ pub unsafe fn tcp_connect_nonblocking(
     );
 
     if ret == 0 {
-        // Connected at once. fix: the chapter returned here still non-blocking.
+        // Connected at once. fix #10: the chapter returned here still non-blocking.
         // SAFETY: `sock_fd` is ours.
         if unsafe { clear_nonblocking(sock_fd) } < 0 {
             // SAFETY: `sock_fd` is ours to close.
@@ -388,7 +388,7 @@ pub unsafe fn tcp_connect_nonblocking(
 
     // Step 5: wait for writability, which is how a finished handshake shows.
     if sock_fd as usize >= libc::FD_SETSIZE {
-        // fix: FD_SET on an fd >= FD_SETSIZE writes past the end of the fd_set.
+        // fix #9: FD_SET on an fd >= FD_SETSIZE writes past the end of the fd_set.
         eprintf_line!(
             "select: fd {} >= FD_SETSIZE ({}), cannot wait on it",
             sock_fd,
@@ -421,7 +421,7 @@ pub unsafe fn tcp_connect_nonblocking(
     );
 
     // Step 7: select() on writability only. On EINTR Linux leaves the set untouched and the
-    // timeout holding the time left, so retrying keeps the deadline (fix: retried).
+    // timeout holding the time left, so retrying keeps the deadline (fix #12: retried).
     loop {
         // SAFETY: `write_fds` and `timeout` are live; the other sets may be null.
         ret = unsafe {
@@ -440,7 +440,7 @@ pub unsafe fn tcp_connect_nonblocking(
 
     if ret <= 0 {
         if ret == 0 {
-            // fix: the chapter returns -1 with no errno and no message
+            // fix #11: the chapter returns -1 with no errno and no message
             set_errno(Errno(libc::ETIMEDOUT));
             perror_keep_errno(c"connect");
         } else {
@@ -468,7 +468,7 @@ pub unsafe fn tcp_connect_nonblocking(
     if rc < 0 {
         // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            perror_keep_errno(c"getsockopt SO_ERROR"); // fix: reported
+            perror_keep_errno(c"getsockopt SO_ERROR"); // fix #11: reported
             libc::close(sock_fd);
         }
         return -1;
@@ -478,14 +478,14 @@ pub unsafe fn tcp_connect_nonblocking(
         set_errno(Errno(error)); // e.g. ECONNREFUSED
         // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            perror_keep_errno(c"connect"); // fix: reported
+            perror_keep_errno(c"connect"); // fix #11: reported
             libc::close(sock_fd);
         }
         return -1;
     }
     trace_step!("[nonblocking step 8] getsockopt(SO_ERROR) -> 0, error 0");
 
-    // Step 9: back to blocking mode for ordinary send()/recv().
+    // Step 9: back to blocking mode for ordinary send()/recv() (fix #25: fcntl checked).
     // SAFETY: `sock_fd` is ours.
     if unsafe { clear_nonblocking(sock_fd) } < 0 {
         // SAFETY: `sock_fd` is ours to close.

@@ -1,5 +1,5 @@
 //! Chapter 7.1.3, "TCP 서버 구현": socket → setsockopt → bind → listen → accept → fork →
-//! recv/send → close (steps 1-9). Twin of `c_reference/server.c`; comments marked "fix:"
+//! recv/send → close (steps 1-9). Twin of `c_reference/server.c`; comments marked "fix #N:"
 //! differ from the chapter and are listed in `docs/deviations.md`.
 
 use std::ffi::CStr;
@@ -54,10 +54,11 @@ const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
 pub unsafe fn setup_signal_handlers() {
     // SAFETY: `SIG_IGN` is a valid disposition for SIGPIPE.
     if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
+        // fix #23: result checked
         perror_keep_errno(c"signal SIGPIPE");
     }
 
-    // SAFETY: `struct sigaction` is plain data; all-zero is a valid value (fix: the C zeroes
+    // SAFETY: `struct sigaction` is plain data; all-zero is a valid value (fix #23: the C zeroes
     // it too, so no uninitialised field reaches the kernel).
     let mut sa: libc::sigaction = unsafe { mem::zeroed() };
     sa.sa_sigaction = libc::SIG_DFL;
@@ -66,6 +67,7 @@ pub unsafe fn setup_signal_handlers() {
     unsafe { libc::sigemptyset(&mut sa.sa_mask) };
     // SAFETY: `sa` is initialised; a null old-action pointer is allowed.
     if unsafe { libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut()) } < 0 {
+        // fix #23: result checked
         perror_keep_errno(c"sigaction SIGCHLD");
     }
 }
@@ -77,7 +79,7 @@ pub unsafe fn setup_signal_handlers() {
 /// Steps as in the chapter: `socket` → `setsockopt(SO_REUSEADDR)` → `setsockopt(SO_REUSEPORT)`
 /// → address → `bind` → `listen`. A null `addr` binds every interface (`INADDR_ANY`); port 0
 /// lets the kernel choose. Prints `TCP server listening on ADDR:PORT` with the address really
-/// bound (fix: read back with `getsockname`, so port 0 shows the chosen port).
+/// bound (fix #15: read back with `getsockname`, so port 0 shows the chosen port).
 ///
 /// # Errors
 /// Returns -1 with `errno` set, after reporting the failing call on stderr: `EINVAL` for an
@@ -150,7 +152,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         let rc = unsafe { inet_pton(libc::AF_INET, addr, (&raw mut server_addr.sin_addr).cast()) };
         if rc <= 0 {
             if rc == 0 {
-                // fix: 0 means "not an address" and leaves errno alone
+                // fix #7: 0 means "not an address" and leaves errno alone
                 // SAFETY: `addr` is a valid C string.
                 unsafe { report_invalid_ipv4(addr) };
             } else {
@@ -205,7 +207,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     }
     trace_step!("[step 5] listen(backlog {}) -> 0", LISTEN_BACKLOG);
 
-    // fix: read the bound address back, so port 0 prints the port the kernel chose.
+    // fix #15: read the bound address back, so port 0 prints the port the kernel chose.
     let mut addr_len = SOCKADDR_IN_LEN;
     // SAFETY: `server_addr` is writable for `addr_len` bytes.
     let rc = unsafe {
@@ -344,7 +346,7 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
 ///
 /// Returns only when `accept` fails with something other than `EINTR` or `ECONNABORTED`
 /// (reported on stderr). A failed `fork` is reported, that client closed, and the loop goes
-/// on. stdout is flushed before each `fork` (fix: or a buffered line is written twice).
+/// on. stdout is flushed before each `fork` (fix #6: or a buffered line is written twice).
 ///
 /// # Safety
 /// `server_fd` must be a listening socket. The process must be single-threaded: after `fork`
@@ -381,7 +383,7 @@ pub unsafe fn tcp_server_loop(server_fd: c_int) {
             u16::from_be(client_addr.sin_port)
         );
 
-        // fix: flush stdout before fork, or a line still in the buffer is written by both
+        // fix #6: flush stdout before fork, or a line still in the buffer is written by both
         // processes (twice in the log when stdout is a pipe or a file).
         let _ = std::io::stdout().flush();
 

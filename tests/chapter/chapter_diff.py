@@ -9,9 +9,10 @@ Two things are left out of every hunk and said once at the top: `perror_keep_err
 as `perror` (deviation #22a, in every function) and `TRACE(...)` narration lines (#36).
 
 A hunk is labelled by the `fix #N` tags of the comments on or just above the lines it adds or
-changes in ours (c_reference/*.c). A hunk without a tag, or a tag that is not a row of
-docs/deviations.md, is reported and the exit status is 1: every difference from the chapter
-is a documented deviation.
+changes in ours (c_reference/*.c). A hunk without a tag, a tag that is not a row of
+docs/deviations.md, or a function whose Rust twin (src/*.rs) carries other tags than its C,
+is reported and the exit status is 1: every difference from the chapter is a documented
+deviation, in both languages.
 
 Usage: chapter_diff.py [--check] [FUNCTION ...]   (--check: only the verdict, no diff)
 python3 standard library only.
@@ -22,6 +23,7 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUST_FILES = {"server.c": "src/server.rs", "client.c": "src/client.rs", "http.c": "src/http.rs"}
 FUNCTIONS = [  # the chapter's functions, in the chapter's order, and where each lives
     ("setup_signal_handlers", "server.c"),
     ("create_tcp_server", "server.c"),
@@ -31,7 +33,7 @@ FUNCTIONS = [  # the chapter's functions, in the chapter's order, and where each
     ("tcp_connect_nonblocking", "client.c"),
     ("simple_http_client", "http.c"),
 ]
-TAG = re.compile(r"fix #(\d+[a-z]?)")
+TAG = re.compile(r"fix ((?:#\d+[a-z]?(?:, )?)+)")
 
 
 def function_lines(path, name):
@@ -110,9 +112,9 @@ def statements(numbered):
                 continue
             if c in "\"'":
                 in_str = c
-            elif c == "(":
-                depth += 1
-            elif c == ")":
+            elif c == "(" or (c == "{" and "".join(cur[:-1]).rstrip().endswith("=")):
+                depth += 1  # an initializer's braces are not a block
+            elif c == ")" or (c == "}" and depth > 0):
                 depth -= 1
             elif depth == 0 and c in ";{}":
                 if c == "}" and len(cur) > 1:  # "} else {" stays one line with its brace
@@ -152,7 +154,7 @@ def code_lines(numbered):
     """Normalised, re-indented statements: [(first, last, text)], TRACE lines dropped."""
     stmts, depth, out = statements(strip_comments(numbered)), 0, []
     for first, last, text in stmts:
-        if text.startswith("TRACE("):
+        if "TRACE(" in text or "traced_echo" in text:  # the narration and its flag (#36)
             continue
         text = normalise(text)
         # a preprocessor line ends at its newline, not at ; { }: split it off
@@ -169,18 +171,56 @@ def code_lines(numbered):
         out.append((first, last, "    " * depth + text))
         if text.endswith("{"):
             depth += 1
+        # an else that only narrated (its TRACE dropped) is no difference
+        if text.strip() == "}" and out[-2][2].strip() == "} else {":
+            del out[-2]
     return out
 
 
-def tags_near(numbered_src, first, last):
+def tags_near(path, first, last):
     """The fix tags in our source on lines first-3 .. last (comments above a change count)."""
     found = []
-    for no, text in numbered_src:
+    with open(path, encoding="utf-8") as f:
+        numbered = list(enumerate(f.read().split("\n"), start=1))
+    for no, text in numbered:
         if first - 3 <= no <= last:
-            for t in TAG.findall(text):
-                if t not in found:
-                    found.append(t)
+            for group in TAG.findall(text):
+                for t in re.findall(r"#(\d+[a-z]?)", group):
+                    if t not in found:
+                        found.append(t)
     return found
+
+
+def tags_of_function(path, start_re):
+    """The fix tags in a function (from the line matching start_re to its lone '}') and in
+    the comment block right above it."""
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    start = next((i for i, l in enumerate(lines) if re.match(start_re, l)), None)
+    if start is None:
+        raise SystemExit("%s: no line matching %s" % (path, start_re))
+    begin = start
+    while begin > 0 and re.match(r"^\s*(///|//|/\*|\*)", lines[begin - 1]):
+        begin -= 1
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("}"))
+    found = set()
+    for text in lines[begin:end + 1]:
+        for group in TAG.findall(text):
+            found.update(re.findall(r"#(\d+[a-z]?)", group))
+    return found
+
+
+def twin_tags(name, file):
+    """A problem when the C and the Rust of a function do not carry the same fix tags."""
+    c = tags_of_function(os.path.join(ROOT, "c_reference", file),
+                         r"^[A-Za-z].*\b%s\((?!.*;\s*$)" % name)
+    rust = tags_of_function(os.path.join(ROOT, RUST_FILES[file]),
+                            r"^pub unsafe fn %s\(" % name)
+    if c == rust:
+        return []
+    return ["%s: fix tags differ between C (%s) and Rust (%s)" % (
+        name, ", ".join("#" + t for t in sorted(c)) or "none",
+        ", ".join("#" + t for t in sorted(rust)) or "none")]
 
 
 def deviation_rows():
@@ -209,7 +249,7 @@ def diff_function(name, file, show, rows):
         else:  # a pure deletion: look around where it was
             k = min(lo, len(b) - 1)
             span = (b[max(k - 1, 0)][0], b[k][1])
-        tags = tags_near(ours_src, *span)
+        tags = tags_near(os.path.join(ROOT, "c_reference", file), *span)
         unknown = [t for t in tags if t not in rows]
         where = "c_reference/%s:%d-%d" % (file, span[0], span[1])
         if not tags:
@@ -253,12 +293,14 @@ def main():
         if not check:
             print("\n==== %s (c_reference/chapter/%s -> c_reference/%s)" % (name, file, file))
         hunks, probs = diff_function(name, file, not check, rows)
+        probs += twin_tags(name, file)
         if not check and hunks == 0:
             print("(same code)")
         total += hunks
         problems += probs
-    print("\nchapter-diff: %d functions, %d hunks, %d not explained by a row of "
-          "docs/deviations.md" % (len(wanted), total, len(problems)))
+    print("\nchapter-diff: %d functions, %d hunks; %d problem%s (a hunk no row of "
+          "docs/deviations.md explains, or C and Rust tagged differently)" % (
+              len(wanted), total, len(problems), "" if len(problems) == 1 else "s"))
     for p in problems:
         print("  " + p)
     return 1 if problems else 0
