@@ -458,6 +458,16 @@ fn restart_on_time_wait_port(imp: &Impl) -> TestResult {
         .write_all(b"x")
         .and_then(|_| client.read_exact(&mut [0u8; 1]))
         .map_err(|e| format!("one-byte echo before the restart: {e}"))?;
+    // The session is back in recv() (so every call it made has returned, also in a trace).
+    let pid = first.proc.pid;
+    let in_recv = || {
+        children_of(pid)
+            .iter()
+            .any(|&(child, _)| blocked_syscall(child) == Some(libc::SYS_recvfrom))
+    };
+    if !poll_until(secs(10), in_recv) {
+        return Err("the session process did not go back to recv() after the echo".to_owned());
+    }
     // Kill the server and its session child: the server side closes first...
     first.proc.kill();
     let mut rest = Vec::new();

@@ -257,10 +257,15 @@ pub fn summary(rows: &[Row], pitfall_title: impl Fn(i64) -> String) -> String {
             }
         }
         let failing: usize = by_pitfall.values().sum();
+        let passing = chapter.iter().filter(|r| r.status == Status::Pass).count();
         out.push_str(&format!(
-            "\nthe chapter's code as printed: {} scenarios pass, {failing} fail as \
-             tests/pitfalls/pitfalls.toml declares (docs/pitfalls.md; make pitfall N=...):",
-            chapter.iter().filter(|r| r.status == Status::Pass).count()
+            "\nthe chapter's code as printed: {passing} pass, {failing} fail as \
+             tests/pitfalls/pitfalls.toml declares{}",
+            if failing > 0 {
+                " (docs/pitfalls.md; see one with make pitfall N=...):"
+            } else {
+                ""
+            }
         ));
         for (n, count) in by_pitfall {
             out.push_str(&format!(

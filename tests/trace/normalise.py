@@ -116,7 +116,7 @@ def parse(text):
         r = re.match(r"^<\.\.\. [a-z_0-9]+ resumed>(.*)$", rest)
         if r:
             rest = pending.pop(pid, "") + r.group(1)
-        if rest.endswith("<unfinished ...>)") or rest.endswith("= ?"):
+        if rest.endswith("<unfinished ...>)") or re.search(r"= \?( <unavailable>)?$", rest):
             continue  # never returned (killed, exit_group)
         c = CALL_RE.match(rest)
         if c:
