@@ -209,6 +209,20 @@ fn missing_path_404(imp: &Impl) -> TestResult {
     nothing_before_response(&out)
 }
 
+/// Reads a request up to the end of its head (CRLF CRLF) or EOF; the bytes read.
+fn read_request_head(s: &mut std::net::TcpStream) -> Result<Vec<u8>, String> {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(format!("reading the request: {e}")),
+        }
+    }
+    Ok(req)
+}
+
 /// A one-shot HTTP peer in a thread: accepts one connection, reads the
 /// request head, sends `response` (in three writes) or nothing, closes, and
 /// hands back the request bytes.
@@ -227,15 +241,7 @@ impl Responder {
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let handle = thread::spawn(move || {
             let mut s = accept_timeout(&listener, secs(20))?;
-            let mut req = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                    Err(e) => return Err(format!("responder: reading the request: {e}")),
-                }
-            }
+            let req = read_request_head(&mut s)?;
             if let Some(resp) = response {
                 for chunk in resp.chunks(resp.len() / 3 + 1) {
                     s.write_all(chunk)
@@ -455,15 +461,7 @@ fn resets_mid_response(imp: &Impl) -> TestResult {
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
     let peer = thread::spawn(move || -> TestResult {
         let mut s = accept_timeout(&listener, secs(20))?;
-        let mut req = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-            match s.read(&mut buf) {
-                Ok(0) => return Err("peer: the request never ended".to_owned()),
-                Ok(n) => req.extend_from_slice(&buf[..n]),
-                Err(e) => return Err(format!("peer: reading the request: {e}")),
-            }
-        }
+        read_request_head(&mut s)?;
         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly part of it")
             .map_err(|e| format!("peer: send: {e}"))?;
         set_linger_zero(&s)?; // close() now sends RST
