@@ -7,7 +7,6 @@ reset while waiting in the accept queue is still handed out by accept(): __inet_
 at its pending error, and the first recv() reports ECONNRESET. accept() returns ECONNABORTED only
 when the peer address cannot be read (do_accept in net/socket.c).
 """
-import errno
 import socket
 import time
 

@@ -9,11 +9,10 @@ each echo read whole before the next request. `make bench` has the full, C-and-R
 """
 import os
 import socket
-import subprocess
 import sys
 import time
 
-from claimlib import LO, ROOT, done, show, title, verdict
+from claimlib import LO, ROOT, done, show, start_server, title, verdict
 
 SIZES = (1024, 4096, 65536)
 MSS = []
@@ -21,9 +20,7 @@ MSS = []
 
 def server(bs):
     path = os.path.join(ROOT, "build", f"bs{bs}", "c", "echo_server")
-    p = subprocess.Popen([path, "0", LO], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         text=True)
-    return p, int(p.stdout.readline().rsplit(":", 1)[1])
+    return start_server(path)
 
 
 def rate(port, req, quickack, seconds=1.0):

@@ -106,3 +106,15 @@ def read_sysctl(path):
 
 def build(impl, prog):
     return os.path.join(ROOT, "build", impl, prog)
+
+
+def start_server(path, port=0, new_session=False):
+    """Starts one of our echo_server builds on LO:PORT; returns (Popen, port). Its stdout (one
+    line per client) is drained by a thread, so the server never blocks on a full pipe."""
+    import subprocess
+    import threading
+    p = subprocess.Popen([path, str(port), LO], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, start_new_session=new_session, text=True)
+    line = p.stdout.readline()          # "TCP server listening on 127.0.0.1:PORT"
+    threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
+    return p, int(line.rsplit(":", 1)[1])

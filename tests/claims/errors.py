@@ -6,12 +6,11 @@ Chapter: "ECONNRESET: 클라이언트가 강제로 연결 종료", "ETIMEDOUT: �
 메모리 corruption)", and the distribution "ECONNRESET 60%, ETIMEDOUT 25%, EINTR 10%, 기타 5%".
 References: recv(2), send(2), tcp(7) (tcp_retries2, TCP_USER_TIMEOUT).
 """
-import errno
 import os
 import socket
 import time
 
-from claimlib import LO, done, errname, linger0, listener, show, title, verdict
+from claimlib import done, errname, linger0, listener, show, title, verdict
 
 
 def pair():

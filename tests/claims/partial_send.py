@@ -14,7 +14,7 @@ import struct
 import threading
 import time
 
-from claimlib import LO, done, listener, show, title, verdict
+from claimlib import done, listener, show, title, verdict
 
 SIZES = (512, 16384, 262144)
 BUDGET = 1.0                                   # seconds per case

@@ -5,12 +5,11 @@ Chapter: "flags=0: 블로킹 모드 수신", "MSG_DONTWAIT: 논블로킹 수신 
 "MSG_WAITALL: 정확한 크기만큼 수신 대기", "MSG_PEEK: 데이터를 읽지 않고 엿보기",
 "n == 0: TCP FIN 패킷 수신". Reference: recv(2).
 """
-import errno
 import socket
 import threading
 import time
 
-from claimlib import LO, done, errname, listener, show, title, verdict
+from claimlib import done, errname, listener, show, title, verdict
 
 
 def pair():

@@ -11,20 +11,16 @@ import errno
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 
-from claimlib import LO, build, done, errname, linger0, show, title, verdict
+from claimlib import LO, build, done, linger0, show, start_server, title, verdict
 
 SERVER = build("c", "echo_server")
 
 
 def start(port):
-    p = subprocess.Popen([SERVER, str(port), LO], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, start_new_session=True, text=True)
-    line = p.stdout.readline()          # "TCP server listening on 127.0.0.1:PORT"
-    return p, int(line.rsplit(":", 1)[1])
+    return start_server(SERVER, port, new_session=True)
 
 
 def stop(p):

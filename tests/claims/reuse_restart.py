@@ -7,7 +7,6 @@ Linux: socket(7) NOTES: reuse works only when the option was set on the old sock
 new one. We try every combination of {none, SO_REUSEADDR, SO_REUSEPORT, both} on the old server
 (whose connection sits in TIME_WAIT) and on the new one, binding from another process.
 """
-import errno
 import os
 import socket
 
@@ -73,9 +72,9 @@ for old in OPTS:
     for new in OPTS:
         table[(old, new)] = bind_in_child(server_time_wait(old), new)
 show("bind()+listen() of a NEW process over a server-side TIME_WAIT left by an OLD server:")
-show("old server \\ new server  " + "  ".join(f"{n:>14}" for n in OPTS))
+show("old server \\ new server  " + "  ".join(f"{n:>16}" for n in OPTS))
 for old in OPTS:
-    show(f"{old:>24}  " + "  ".join(f"{table[(old, n)]:>14}" for n in OPTS))
+    show(f"{old:>24}  " + "  ".join(f"{table[(old, n)]:>16}" for n in OPTS))
 
 expected_ok = {("ADDR", "ADDR"), ("ADDR", "both"), ("both", "ADDR"), ("both", "both"),
                ("PORT", "PORT"), ("PORT", "both"), ("both", "PORT")}

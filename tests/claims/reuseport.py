@@ -7,14 +7,13 @@ setsockopt(SO_REUSEPORT): "구 커널, 권한 부족, 또는 이미 다른 프�
 Linux: the listener is chosen by a hash of the connection's 4-tuple (reuseport_select_sock,
 net/core/sock_reuseport.c); socket(7): set on every socket before bind(), same effective UID.
 """
-import errno
 import os
 import select
 import socket
 import time
 
 from claimlib import (LO, done, errname, linger0, listener, port_of, read_sysctl, show, title,
-                      verdict, wait_until)
+                      verdict)
 
 
 def drain(lst):

@@ -5,9 +5,10 @@
 set -u
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
+export PYTHONDONTWRITEBYTECODE=1          # no __pycache__ in the source tree
 EXPERIMENTS=(
   socket_basics.py time_wait.py reuse_restart.py restart_gap.py reuseport.py thundering_herd.py
-  addresses.py backlog.py buffer_size.py recv_flags.py signals.py errors.py partial_send.py
+  accept_bottleneck.py addresses.py backlog.py buffer_size.py recv_flags.py signals.py errors.py partial_send.py
   close_fin_rst.py accept_reset.py connect_timeout.py nonblocking_connect.py
   perror_errno.sh fd_setsize.sh
 )

@@ -7,15 +7,14 @@ Chapter: "EINTR ... 실무 예시: SIGTERM으로 graceful shutdown 중"; "signal
 functions by signal handlers'), sigaction(2) SA_NOCLDWAIT, send(2) MSG_NOSIGNAL.
 """
 import ctypes
-import errno
 import os
 import signal
 import socket
 import struct
-import subprocess
 import time
 
-from claimlib import LO, build, done, errname, libc, listener, show, title, verdict, wait_until
+from claimlib import (LO, build, done, errname, libc, listener, show, start_server, title,
+                      verdict, wait_until)
 
 
 def pair():
@@ -36,8 +35,7 @@ title("signals", "EINTR during SIGTERM graceful shutdown; SIGPIPE; SA_NOCLDWAIT"
 
 # 1. SIGTERM to the chapter's server child blocked in recv(): no EINTR, it dies.
 server = build("c", "echo_server")
-p = subprocess.Popen([server, "0", LO], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-port = int(p.stdout.readline().rsplit(":", 1)[1])
+p, port = start_server(server)
 cli = socket.create_connection((LO, port))
 cli.sendall(b"x")
 cli.recv(1)                                      # the child is now blocked in recv()

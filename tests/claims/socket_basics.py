@@ -11,13 +11,12 @@ __sys_socket -> __sock_create -> sock_alloc (inode, sock_inode_cache) -> inet_cr
 sock_map_fd installs the fd (net/socket.c).
 """
 import ctypes
-import errno
 import os
 import resource
 import socket
 import time
 
-from claimlib import (LO, done, errname, libc, listener, read_sysctl, show, tcp_state, title,
+from claimlib import (done, errname, libc, listener, read_sysctl, show, tcp_state, title,
                       verdict)
 
 title("socket_basics", "socket(): struct sock + fd + buffers; ~10-50 us; ~8 KB; file-max")
