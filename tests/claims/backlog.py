@@ -65,6 +65,6 @@ verdict(line and line[0].split()[2] == read_sysctl("net/core/somaxconn"), "holds
         f"Linux silently caps any backlog at net.core.somaxconn, {read_sysctl('net/core/somaxconn')}"
         " here (4096 by default since Linux 5.4, 128 before)")
 big.close()
-show("memory: listen() only stores the number (sk_max_ack_backlog, __inet_listen_sk in "
+show("memory: listen() only stores the number (sk_max_ack_backlog, set in inet_listen, "
      "net/ipv4/af_inet.c); memory is used per queued connection, not per backlog slot")
 done()
