@@ -268,7 +268,7 @@ fn sequential_200_clients(imp: &Impl) -> TestResult {
 
 fn log_lines_exactly_once(imp: &Impl) -> TestResult {
     const N: usize = 5;
-    let mut server = EchoServer::start(imp)?;
+    let mut server = EchoServer::start_listening(imp)?;
     let mut ports = Vec::new();
     for i in 0..N {
         let s = server.connect()?;
