@@ -283,7 +283,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
 /// # Errors
 /// Returns -1 with `errno` set, after reporting on stderr: `EINVAL` for an address that is
 /// not an IPv4 literal (fix #8: the chapter ignored it) or for a socket fd >= `FD_SETSIZE`,
-/// which `select` cannot watch (fix #9: the chapter would write past the `fd_set`);
+/// which `select` cannot watch (fix #9: in the chapter's C, `FD_SET` on it is undefined behaviour);
 /// `ETIMEDOUT` when `timeout_ms` passes (fix #11: the chapter left errno unset); the handshake's
 /// own error from `SO_ERROR`, e.g. `ECONNREFUSED`.
 ///
