@@ -212,7 +212,8 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
 
     /* Step 5: wait for writability, which is how a finished handshake shows. */
     if (sock_fd >= FD_SETSIZE) {
-        /* fix #9: FD_SET on an fd >= FD_SETSIZE writes past the end of the fd_set. */
+        /* fix #9: FD_SET on an fd >= FD_SETSIZE is undefined behaviour (select(2)): it writes
+         * past the fd_set, or aborts the process when built with _FORTIFY_SOURCE. */
         fprintf(stderr, "select: fd %d >= FD_SETSIZE (%d), cannot wait on it\n", sock_fd,
                 FD_SETSIZE);
         close(sock_fd);
@@ -232,8 +233,9 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     TRACE("[nonblocking step 6] timeout %d ms -> {%ld s, %ld us}", timeout_ms,
           (long)timeout.tv_sec, (long)timeout.tv_usec);
 
-    /* Step 7: select() on writability only. On EINTR Linux leaves the set untouched and
-     * the timeout holding the time left, so retrying keeps the deadline (fix #12: retried). */
+    /* Step 7: select() on writability only. On EINTR the set is left untouched (select(2)) and
+     * Linux, where POSIX leaves it open, writes the time left into the timeout (fs/select.c,
+     * poll_select_finish), so retrying keeps the deadline (fix #12: retried). */
     do {
         ret = select(sock_fd + 1, NULL, &write_fds, NULL, &timeout);
     } while (ret < 0 && errno == EINTR);

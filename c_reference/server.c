@@ -56,9 +56,10 @@ int create_tcp_server(const char *addr, uint16_t port)
     }
     TRACE("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
-    /* SO_REUSEPORT - several processes may bind this port; the kernel spreads new
-     * connections between them. Optional, so a failure is reported and ignored. On Linux it
-     * alone would also allow the restart over TIME_WAIT (docs/pitfalls.md #11). */
+    /* SO_REUSEPORT - other sockets of the same user that also set it may bind this port; the
+     * kernel picks one per connection by a hash of its addresses and ports. Optional, so a
+     * failure is reported and ignored. Set by the old and the new server alike, it also lets a
+     * restart bind over TIME_WAIT (docs/pitfalls.md #11). */
 #ifdef SO_REUSEPORT
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEPORT, &opt, sizeof(opt)) < 0) {
         perror_keep_errno("setsockopt SO_REUSEPORT");
@@ -96,8 +97,8 @@ int create_tcp_server(const char *addr, uint16_t port)
     }
     TRACE("[step 4] bind %s:%u -> 0", addr ? addr : "0.0.0.0", port);
 
-    /* Step 5: listen() - passive socket; the kernel completes handshakes into a queue
-     * of up to LISTEN_BACKLOG connections waiting for accept(). */
+    /* Step 5: listen() - passive socket; the kernel completes handshakes itself and queues
+     * them for accept(). LISTEN_BACKLOG bounds that accept queue (capped by somaxconn). */
     if (listen(server_fd, LISTEN_BACKLOG) < 0) {
         perror_keep_errno("listen");
         close(server_fd);
@@ -148,7 +149,8 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
             break;
         }
 
-        /* send() may write less than asked: loop until all n bytes are out.
+        /* send() may write less than asked (on this blocking socket: a signal handler ran
+         * after part was queued): loop until all n bytes are out.
          * MSG_NOSIGNAL: a closed peer gives EPIPE instead of SIGPIPE. */
         ssize_t total_sent = 0;
         while (total_sent < n) {
@@ -167,7 +169,7 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
     }
 
 done:
-    /* Step 9: close() - sends FIN; the fd and, once both sides are done, the socket go. */
+    /* Step 9: close() - the last reference: FIN, or RST if received data is still unread. */
     close(client_fd);
     TRACE("[step 9] close(fd %d)", client_fd);
     printf("Client %s:%u connection closed\n", addr_str, ntohs(client_addr->sin_port));

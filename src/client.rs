@@ -283,7 +283,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
 /// # Errors
 /// Returns -1 with `errno` set, after reporting on stderr: `EINVAL` for an address that is
 /// not an IPv4 literal (fix #8: the chapter ignored it) or for a socket fd >= `FD_SETSIZE`,
-/// which `select` cannot watch (fix #9: the chapter would write past the `fd_set`);
+/// which `select` cannot watch (fix #9: in the chapter's C, `FD_SET` on it is undefined behaviour);
 /// `ETIMEDOUT` when `timeout_ms` passes (fix #11: the chapter left errno unset); the handshake's
 /// own error from `SO_ERROR`, e.g. `ECONNREFUSED`.
 ///
@@ -388,7 +388,8 @@ pub unsafe fn tcp_connect_nonblocking(
 
     // Step 5: wait for writability, which is how a finished handshake shows.
     if sock_fd as usize >= libc::FD_SETSIZE {
-        // fix #9: FD_SET on an fd >= FD_SETSIZE writes past the end of the fd_set.
+        // fix #9: FD_SET on an fd >= FD_SETSIZE is undefined behaviour in C (select(2)); the
+        // libc crate's FD_SET panics on it. Refused here, as in the C.
         eprintf_line!(
             "select: fd {} >= FD_SETSIZE ({}), cannot wait on it",
             sock_fd,
@@ -420,8 +421,9 @@ pub unsafe fn tcp_connect_nonblocking(
         timeout.tv_usec
     );
 
-    // Step 7: select() on writability only. On EINTR Linux leaves the set untouched and the
-    // timeout holding the time left, so retrying keeps the deadline (fix #12: retried).
+    // Step 7: select() on writability only. On EINTR the set is left untouched (select(2)) and
+    // Linux, where POSIX leaves it open, writes the time left into the timeout (fs/select.c,
+    // poll_select_finish), so retrying keeps the deadline (fix #12: retried).
     loop {
         // SAFETY: `write_fds` and `timeout` are live; the other sets may be null.
         ret = unsafe {

@@ -119,9 +119,10 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     }
     trace_step!("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
-    // SO_REUSEPORT - several processes may bind this port; the kernel spreads new
-    // connections between them. Optional, so a failure is reported and ignored. On Linux it
-    // alone would also allow the restart over TIME_WAIT (docs/pitfalls.md #11).
+    // SO_REUSEPORT - other sockets of the same user that also set it may bind this port; the
+    // kernel picks one per connection by a hash of its addresses and ports. Optional, so a
+    // failure is reported and ignored. Set by the old and the new server alike, it also lets a
+    // restart bind over TIME_WAIT (docs/pitfalls.md #11).
     // SAFETY: as above.
     let rc = unsafe {
         libc::setsockopt(
@@ -194,8 +195,8 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         port
     );
 
-    // Step 5: listen() - passive socket; the kernel completes handshakes into a queue
-    // of up to LISTEN_BACKLOG connections waiting for accept().
+    // Step 5: listen() - passive socket; the kernel completes handshakes itself and queues
+    // them for accept(). LISTEN_BACKLOG bounds that accept queue (capped by somaxconn).
     // SAFETY: plain syscall on our fd.
     if unsafe { libc::listen(server_fd, LISTEN_BACKLOG) } < 0 {
         // SAFETY: `server_fd` is ours to close.
@@ -301,7 +302,8 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
             break;
         }
 
-        // send() may write less than asked: loop until all n bytes are out.
+        // send() may write less than asked (on this blocking socket: a signal handler ran
+        // after part was queued): loop until all n bytes are out.
         // MSG_NOSIGNAL: a closed peer gives EPIPE instead of SIGPIPE.
         let mut total_sent: isize = 0;
         while total_sent < n {
@@ -334,7 +336,7 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
         traced_echo = true;
     }
 
-    // Step 9: close() - sends FIN; the fd and, once both sides are done, the socket go.
+    // Step 9: close() - the last reference: FIN, or RST if received data is still unread.
     // SAFETY: `client_fd` is ours (caller's contract) and not used after this.
     unsafe { libc::close(client_fd) };
     trace_step!("[step 9] close(fd {})", client_fd);
