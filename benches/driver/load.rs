@@ -166,8 +166,10 @@ pub fn conn_rate(port: u16, total: usize, parallel: usize) -> Result<f64, String
 ///
 /// `quickack`: the client sets `TCP_QUICKACK` before every read, so it acknowledges each
 /// segment at once. Without it, a request larger than the server's buffer meets Nagle's
-/// algorithm in the server (no `TCP_NODELAY`: its second `send` waits for an ACK) and the
-/// client's delayed ACK (up to 40 ms on Linux): a stall per request.
+/// algorithm in the server (no `TCP_NODELAY`: its second `send`, smaller than the MSS, waits
+/// while the first is unacknowledged; `tcp_nagle_check`, net/ipv4/tcp_output.c) and the
+/// client's delayed ACK (at least 40 ms on Linux, `TCP_DELACK_MIN`, up to `TCP_DELACK_MAX`,
+/// 200 ms; include/net/tcp.h): a stall per request.
 pub fn requests(
     port: u16,
     req: usize,
