@@ -5,13 +5,19 @@
 #   make demo-check    the same scenes headless, on kernel-chosen ports, asserting what each shows
 #   make trace-check   TRACE=1 narration: C and Rust print the same steps for the same session
 #   make quote-check   every code block quoted in docs/walkthrough.md (and ko/) matches its lines
-.PHONY: docs-check quote-check trace-check diagram demo demo-check rustdoc-check
+#   make ref-check     every test, make target and file the docs cite exists, nothing points
+#                      outside the repository, docs/X.md and docs/ko/X.md cite the same names
+#                      under the same headings (tests/docs/ref_check.py; under a second)
+.PHONY: docs-check quote-check trace-check diagram demo demo-check rustdoc-check ref-check
 
 PYTHON    ?= python3
 DEMO_PORT ?= 7007
 
 quote-check:
 	$(PYTHON) tests/docs/quote_check.py
+
+ref-check:
+	$(PYTHON) tests/docs/ref_check.py
 
 trace-check: all
 	$(PYTHON) tests/docs/trace_check.py
@@ -29,4 +35,4 @@ demo: all
 demo-check: all
 	$(PYTHON) tests/demo/demo.py check
 
-docs-check: quote-check trace-check demo-check rustdoc-check
+docs-check: ref-check quote-check trace-check demo-check rustdoc-check
