@@ -130,6 +130,21 @@ FENCE = re.compile(r"^\s*(```+|~~~+)")
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 
 
+def slug(title):
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to '-'."""
+    title = re.sub(r"`", "", title).strip().lower()
+    return re.sub(r"\s", "-", re.sub(r"[^\w\- ]", "", title))
+
+
+_anchors = {}
+
+
+def anchors(rel):
+    if rel not in _anchors:
+        _anchors[rel] = {slug(t) for _, t, _ in Doc(rel).headings}
+    return _anchors[rel]
+
+
 def expand_braces(s):
     m = re.search(r"\{([^{}]*)\}", s)
     if not m:
@@ -276,6 +291,10 @@ def collect(doc, names, problems):
                 continue
             if full not in names.files and full not in names.dirs:
                 problem(no, f"links to '{target}', which does not exist ({full})")
+            elif "#" in target and full.endswith(".md"):
+                anchor = target.split("#", 1)[1]
+                if anchor not in anchors(full):
+                    problem(no, f"links to '{target}', but {full} has no heading with that anchor")
             cites.add("file", full, no)
     for no, span in doc.code:
         for tok in re.split(r"[\s()\[\],;`'\"=<>|&:]+", span):
@@ -301,14 +320,13 @@ def collect(doc, names, problems):
                 elif tok not in names.basenames:
                     problem(no, f"names the file '{tok}', which is not in the repository")
 
-    # deviation and pitfall numbers (prose and code: `fix #N` is code)
+    # deviation and pitfall numbers (prose and code: `fix #N` is code), across line breaks
+    for regex, kind in ((DEVIATION_WORDS, "deviation"), (PITFALL_WORDS, "pitfall")):
+        for m in regex.finditer(doc.text):
+            no = doc.text.count("\n", 0, m.start()) + 1
+            for n in numbers(m):
+                cites.add(kind, n, no)
     for no, line in everything:
-        for m in DEVIATION_WORDS.finditer(line):
-            for n in numbers(m):
-                cites.add("deviation", n, no)
-        for m in PITFALL_WORDS.finditer(line):
-            for n in numbers(m):
-                cites.add("pitfall", n, no)
         for m in re.finditer(r"make pitfall N=(\d+)", line):
             cites.add("pitfall", m.group(1), no)
         for m in re.finditer(r"docs/pitfalls\.md`?\s*#(\d+)", line):
