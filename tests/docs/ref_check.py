@@ -20,6 +20,8 @@ Documents: README.md, docs/*.md, docs/ko/*.md (or the files given). What is chec
   source file name (`server.c`), must exist (build outputs under build/ and target/ are not
   checked); nothing may point outside the repository (`../shared`, `/work`, a link above the
   root).
+* tables: every row of a Markdown table has as many cells as its header, and no row stands
+  outside a table (a header and a |---| line above it).
 * pairs: for each docs/X.md with a docs/ko/X.md (whichever exists in the tree: walkthrough,
   labs, ...), the two must have the same number of headings at each level, the same numbered
   sections, and cite the same tests, make targets, files (a link to the other language's
@@ -216,11 +218,42 @@ def numbers(m):
     return [m.group(1)] + re.findall(r"\d+[a-z]?", m.group(2) or "")
 
 
+def cells(line):
+    """The cells of a Markdown table row (an escaped \\| stays inside its cell)."""
+    return len(re.split(r"(?<!\\)\|", line.strip().strip("|"))) if line.strip() != "|" else 0
+
+
+def check_tables(doc, problem):
+    """Each table: a header, a |---| line, then rows of the header's width, with no gap."""
+    in_code = {no for no, _ in doc.code if _ == doc.lines[no - 1]}
+    width = None
+    for no, line in enumerate(doc.lines, 1):
+        if no in in_code or not line.lstrip().startswith("|"):
+            width = None
+            continue
+        if width is None:
+            nxt = doc.lines[no] if no < len(doc.lines) else ""
+            if not re.fullmatch(r"\s*\|(\s*:?-+:?\s*\|)+\s*", nxt):
+                problem(no, "a table row outside a table (no header and |---| line above it)")
+                width = cells(line)
+                continue
+            width = cells(line)
+            if cells(nxt) != width:
+                problem(no + 1, f"the |---| line has {cells(nxt)} cells, the header {width}")
+            continue
+        if re.fullmatch(r"\s*\|(\s*:?-+:?\s*\|)+\s*", line):
+            continue
+        if cells(line) != width:
+            problem(no, f"a table row of {cells(line)} cells in a table of {width} columns")
+
+
 def collect(doc, names, problems):
     cites = Cites()
 
     def problem(no, msg):
         problems.append(f"{doc.rel}:{no}: {msg}")
+
+    check_tables(doc, problem)
 
     everything = doc.all_text()
     scen = re.compile(r"(?<![\w:/.-])(\*|[a-z_0-9]+)::([A-Za-z0-9_{},*]+)(?:::([a-z]+))?")
