@@ -1,8 +1,10 @@
 # Docs, narration, diagram and lecture demo. Included by the Makefile (-include mk/*.mk).
 #   make docs-check    quoted code, TRACE=1 narration C == Rust, demo scenes, rustdoc -D warnings
 #   make diagram       docs/session.svg from a real strace of one echo session
-#   make demo          the six lecture scenes in tmux (IMPL=c|rust, DEMO_PORT=7007), a key per scene
-#   make demo-check    the same scenes headless, on kernel-chosen ports, asserting what each shows
+#   make demo          the six lecture scenes in tmux (IMPL=c|rust, DEMO_PORT=7007), a key per scene;
+#                      narration in English or Korean (DEMO_LANG=en|ko, or a ko* locale)
+#   make demo-check    the same scenes headless, on kernel-chosen ports, asserting what each shows,
+#                      and that every scene has its narration in both languages
 #   make trace-check   TRACE=1 narration: C and Rust print the same steps for the same session
 #   make quote-check   every code block quoted in docs/walkthrough.md (and ko/) matches its lines
 #   make ref-check     every test, make target and file the docs cite exists, nothing points
