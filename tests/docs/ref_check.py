@@ -20,6 +20,8 @@ Documents: README.md, docs/*.md, docs/ko/*.md (or the files given). What is chec
   source file name (`server.c`), must exist (build outputs under build/ and target/ are not
   checked); nothing may point outside the repository (`../shared`, `/work`, a link above the
   root).
+* terms: the Korean documents use the chapter's own words (비블로킹, not 논블로킹; 리스닝 소켓,
+  not 듣기 소켓), except inside a quotation of the chapter ("...").
 * tables: every row of a Markdown table has as many cells as its header, and no row stands
   outside a table (a header and a |---| line above it).
 * pairs: for each docs/X.md with a docs/ko/X.md (whichever exists in the tree: walkthrough,
@@ -214,6 +216,10 @@ DEVIATION_WORDS = re.compile(r"(?:\b[Dd]eviations?|차이점|\bfix)\s*(?:rows?\s
 PITFALL_WORDS = re.compile(r"(?:\b[Pp]itfalls?|함정|pitfalls\.md`?\s*§?)\s*" + NUM_LIST)
 
 
+# Korean terms the chapter does not use, and the chapter's own (outside quotations of the chapter).
+KO_TERMS = (("논블로킹", "비블로킹"), ("듣기 소켓", "리스닝 소켓"))
+
+
 def numbers(m):
     return [m.group(1)] + re.findall(r"\d+[a-z]?", m.group(2) or "")
 
@@ -254,6 +260,12 @@ def collect(doc, names, problems):
         problems.append(f"{doc.rel}:{no}: {msg}")
 
     check_tables(doc, problem)
+    if doc.rel.startswith("docs/ko/"):
+        for no, line in doc.all_text():
+            unquoted = re.sub(r'"[^"]*"|“[^”]*”', "", line)  # the chapter's own words may be quoted
+            for wrong, right in KO_TERMS:
+                if wrong in unquoted:
+                    problem(no, f"'{wrong}': the chapter says '{right}'")
 
     everything = doc.all_text()
     scen = re.compile(r"(?<![\w:/.-])(\*|[a-z_0-9]+)::([A-Za-z0-9_{},*]+)(?:::([a-z]+))?")
