@@ -31,6 +31,9 @@ Documents: README.md, docs/*.md, docs/ko/*.md (or the files given). What is chec
   "deviation N", "차이점 N", table rows numbered in their first cell) and pitfall numbers
   ("pitfall N", "함정 N", `make pitfall N=k`).
 
+Before the documents, a self-test runs the check on a made-up pair of documents with one broken
+reference of each kind (written to build/ref-check-self-test/) and fails if any goes unreported.
+
 Usage: tests/docs/ref_check.py [--verify-lists] [FILE.md ...]
 python3 standard library only; runs in well under a second (one `make -n` per target).
 Exit 0 when every reference resolves and every pair agrees, 1 otherwise.
@@ -108,6 +111,13 @@ class Names:
         self.twin_prefixes = sorted({f for f in funcs if any(t.startswith(f + "_") for t in self.twins)},
                                     key=len, reverse=True)
         self._targets = {}
+        cargo = read(os.path.join(ROOT, "Cargo.toml"))
+        self.cargo_tests = set(re.findall(r'\[\[test\]\]\s*name\s*=\s*"([^"]+)"', cargo))
+        self.packages = set()
+        for path in [os.path.join(ROOT, "Cargo.toml")] + glob.glob(os.path.join(ROOT, "tests/*/Cargo.toml")):
+            m = re.search(r'\[package\][^\[]*?name\s*=\s*"([^"]+)"', read(path))
+            if m:
+                self.packages.add(m.group(1))
 
     @staticmethod
     def _grep(pattern, regex):
@@ -260,7 +270,7 @@ def collect(doc, names, problems):
         problems.append(f"{doc.rel}:{no}: {msg}")
 
     check_tables(doc, problem)
-    if doc.rel.startswith("docs/ko/"):
+    if re.search(r"(^|/)docs/ko/", doc.rel):
         for no, line in doc.all_text():
             unquoted = re.sub(r'"[^"]*"|“[^”]*”', "", line)  # the chapter's own words may be quoted
             for wrong, right in KO_TERMS:
@@ -287,12 +297,14 @@ def collect(doc, names, problems):
                 problem(no, f"cites the unit test '{m.group(0)}', which does not exist")
             cites.add("test", m.group(2), no)
 
+    twin_lines = set()
     twin_re = re.compile(r"^(?:" + "|".join(map(re.escape, names.twin_prefixes)) + r")_[A-Za-z0-9_*{},]+(?:::(?:c|rust))?$") \
         if names.twin_prefixes else None
     for no, span in doc.code:
         for token in re.split(r"[\s()\[\],;`'\"]+", span):
             if twin_re and twin_re.match(token):
                 token = re.sub(r"::(c|rust)$", "", token)
+                twin_lines.add(no)
                 for pat in expand_braces(token):
                     hits = [n for n in names.twins if fnmatch.fnmatchcase(n, pat)]
                     if not hits:
@@ -319,6 +331,36 @@ def collect(doc, names, problems):
                 if not names.target_exists(tok):
                     problem(no, f"cites 'make {tok}', which is not a make target (make -n {tok})")
                 cites.add("make", tok, no)
+
+    # cargo test commands: the test target, the package, the test named after `--`
+    paragraphs = {}
+    para = 0
+    for no, line in everything:
+        para += not line.strip()
+        paragraphs[no] = para
+    twin_paras = {paragraphs[n] for n in twin_lines}
+    cargo_re = re.compile(r"cargo test((?:\s+[^\s`]+)*)")
+    for no, span in doc.code:
+        for m in cargo_re.finditer(span):
+            args = m.group(1).split()
+            named = args[args.index("--") + 1:] if "--" in args else []
+            opts = args[:args.index("--")] if "--" in args else args
+            for flag, known, what in (("--test", names.cargo_tests, "test target"),
+                                      ("-p", names.packages, "package")):
+                if flag in opts and opts.index(flag) + 1 < len(opts):
+                    value = opts[opts.index(flag) + 1]
+                    if value not in known:
+                        problem(no, f"'cargo test {flag} {value}': no such {what} ({', '.join(sorted(known))})")
+            pool = names.suite if "suite" in opts else names.stress if "stress" in opts else \
+                names.twins if "tcp-chapter-twins" in opts else names.units if "--lib" in opts else None
+            for name in named:
+                if name.startswith("-") or not re.fullmatch(r"[a-z0-9_:]+", name) or pool is None:
+                    continue
+                if not any(n == name or name in n for n in pool):
+                    problem(no, f"'cargo test ... -- {name}': no test of that target matches it")
+            if "--lib" in opts and paragraphs.get(no) in twin_paras:
+                problem(no, "'cargo test --lib' next to a twin test: twin tests are in "
+                            "tests/twins (cargo test -p tcp-chapter-twins), not unit tests")
 
     # files: links, and paths in code
     base = os.path.dirname(doc.rel)
@@ -448,8 +490,72 @@ def verify_lists(names):
     return bad
 
 
+SELF_TEST_EN = """# Self test
+
+## 1. One
+`echo_server::no_such_scenario`, `create_tcp_server_no_such_twin`, `make no-such-target`,
+`tests/no/such/file.py`, [a link](../../../../../outside.md), see /work/shared, deviation #6, pitfall 2.
+`cargo test --release --test no_such_target -- NAME`. The twin test
+`create_tcp_server_also_missing` runs with `cargo test --release --lib`.
+
+| a | b |
+|---|---|
+| 1 | 2 | 3 |
+
+| 7 | orphan row |
+
+## 2. Two
+`echo_server::bad_addr_999_1_1_1`, `make test`, `tests/pitfalls/pitfalls.toml`.
+"""
+SELF_TEST_KO = """# 자체 시험
+
+## 1. 하나
+논블로킹 소켓, `echo_server::bad_addr_999_1_1_1`, 차이점 #7, 함정 2.
+"""
+SELF_TEST_EXPECT = (
+    "'echo_server::no_such_scenario', which no suite",
+    "twin test 'create_tcp_server_no_such_twin'",
+    "'make no-such-target'",
+    "'tests/no/such/file.py'",
+    "links outside the repository",
+    "points outside the repository",
+    "'cargo test --test no_such_target'",
+    "'cargo test --lib' next to a twin test",
+    "a table row of 3 cells in a table of 2 columns",
+    "a table row outside a table",
+    "'논블로킹'",
+    "1 in Korean",
+    "numbered sections differ",
+    "does not cite the make 'test'",
+    "does not cite the deviation '6'",
+    "does not cite the deviation '7'",
+)
+
+
+def self_test(names):
+    """The check must catch one of each broken reference in a made-up pair of documents."""
+    base = os.path.join("build", "ref-check-self-test")
+    en, ko = f"{base}/docs/x.md", f"{base}/docs/ko/x.md"
+    for rel, text in ((en, SELF_TEST_EN), (ko, SELF_TEST_KO)):
+        os.makedirs(os.path.dirname(os.path.join(ROOT, rel)), exist_ok=True)
+        with open(os.path.join(ROOT, rel), "w", encoding="utf-8") as f:
+            f.write(text)
+    problems, docs, cites = [], {en: Doc(en), ko: Doc(ko)}, {}
+    for rel in (en, ko):
+        cites[rel] = collect(docs[rel], names, problems)
+    compare_pair(en, ko, cites, docs, problems)
+    missed = [e for e in SELF_TEST_EXPECT if not any(e in p for p in problems)]
+    return [f"self-test: the check did not report {m!r}" for m in missed] + \
+        ([f"self-test: it reported: {p}" for p in problems] if missed else [])
+
+
 def main(argv):
     names = Names()
+    failed = self_test(names)
+    if failed:
+        for f in failed:
+            print(f"ref_check: {f}")
+        return 1
     if "--verify-lists" in argv:
         bad = verify_lists(names)
         for b in bad:
