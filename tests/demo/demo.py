@@ -8,7 +8,12 @@
                                             PORT+1, PORT+2 for scenes 5 and 6).
   tests/demo/demo.py check [c|rust|both]    headless: every scene on kernel-chosen ports,
                                             asserting what it must show; prints a text capture
-                                            of each scene. Exit 0 when every scene passed.
+                                            of each scene. Exit 0 when every scene passed
+                                            and every scene has its narration in English
+                                            and in Korean.
+
+The narration and the scene titles are in English or Korean: DEMO_LANG=en|ko, or, without it,
+the locale (LC_ALL, LC_MESSAGES, LANG) starting with "ko" picks Korean.
 
 Needs only what `make` needs plus tmux (interactive mode only) and ss (iproute2); installs
 nothing. Loopback only. python3 standard library only.
@@ -27,34 +32,133 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# The scenes: title and what the lecturer says (printed in both modes).
+# The scenes: title and what the lecturer says (printed in both modes), in English and in Korean.
+# DEMO_LANG=en|ko picks the language; without it, a locale (LC_ALL, LC_MESSAGES, LANG) that
+# starts with "ko" picks Korean. `make demo-check` checks that every scene has both texts.
 SCENES = [
-    ("Start the server and read the listening socket",
-     "echo_server runs the chapter's steps 1-5 (TRACE=1 narrates them): socket, SO_REUSEADDR and "
-     "SO_REUSEPORT, bind, listen(128). ss shows the socket in LISTEN; for a listening socket "
-     "Send-Q is the backlog."),
-    ("Two clients, two children",
-     "Each accept() returns a new fd and the server forks a child for it (steps 6-7). The tree "
-     "shows the parent and two children; ss shows two connections, each seen from both ends "
-     "(ESTAB twice)."),
-    ("Clients leave, children reaped",
-     "Ctrl-D half-closes each client (shutdown SHUT_WR). The child reads EOF, closes (step 9) "
-     "and exits; SA_NOCLDWAIT lets the kernel reap it: no zombie (no STAT Z). The side that sent "
-     "FIN first, the client, keeps the connection in TIME-WAIT."),
-    ("Kill the server, restart at once on the same port",
-     "With a client connected, Ctrl-C kills the server and its child: now the server side closed "
-     "first, so TIME-WAIT sits on the server's port. Linux lets a new socket bind it when the new "
-     "and the old socket share SO_REUSEADDR, or share SO_REUSEPORT (echo_server set both): with "
-     "neither option, EADDRINUSE; with either one alone, bound; echo_server, with both, restarts "
-     "at once. Removing one of the two from the server would change nothing here."),
-    ("Connect to a port whose backlog is full",
-     "A listener with listen(fd, 0) and one connection nobody accepts: the kernel drops further "
-     "SYNs. The blocking client gives up after SO_SNDTIMEO (5 s), the non-blocking one after its "
-     "select() timeout; both say 'connect: Connection timed out'."),
-    ("http_get against a local HTTP server",
-     "simple_http_client: getaddrinfo, tcp_client_connect, one GET with Host and "
-     "Connection: close, then recv until the server closes."),
+    {
+        "en": ("Start the server and read the listening socket",
+               "echo_server runs the chapter's steps 1-5 (TRACE=1 narrates them): socket, SO_REUSEADDR and "
+               "SO_REUSEPORT, bind, listen(128). ss shows the socket in LISTEN; for a listening socket "
+               "Send-Q is the backlog."),
+        "ko": ("서버를 시작하고 리스닝 소켓 보기",
+               "echo_server는 챕터의 1-5단계를 실행합니다(TRACE=1이 하나씩 해설함): socket, SO_REUSEADDR와 "
+               "SO_REUSEPORT, bind, listen(128). ss는 LISTEN 상태의 소켓을 보여 주며, 리스닝 소켓에서 "
+               "Send-Q는 backlog입니다."),
+    },
+    {
+        "en": ("Two clients, two children",
+               "Each accept() returns a new fd and the server forks a child for it (steps 6-7). The tree "
+               "shows the parent and two children; ss shows two connections, each seen from both ends "
+               "(ESTAB twice)."),
+        "ko": ("클라이언트 둘, 자식 둘",
+               "accept()는 연결마다 새 fd를 돌려주고 서버는 그 연결을 맡을 자식을 fork합니다(6-7단계). "
+               "프로세스 트리에는 부모와 자식 둘이 보이고, ss에는 연결 둘이 양쪽 끝에서 하나씩 "
+               "보입니다(ESTAB 두 줄씩)."),
+    },
+    {
+        "en": ("Clients leave, children reaped",
+               "Ctrl-D half-closes each client (shutdown SHUT_WR). The child reads EOF, closes (step 9) "
+               "and exits; SA_NOCLDWAIT lets the kernel reap it: no zombie (no STAT Z). The side that sent "
+               "FIN first, the client, keeps the connection in TIME-WAIT."),
+        "ko": ("클라이언트가 떠나고 자식은 자동 회수",
+               "Ctrl-D는 클라이언트마다 한쪽 방향을 닫습니다(shutdown SHUT_WR). 자식은 EOF를 읽고 "
+               "close하고(9단계) 끝납니다. SA_NOCLDWAIT 덕분에 커널이 자식을 자동 회수하므로 좀비가 "
+               "없습니다(STAT Z 없음). FIN을 먼저 보낸 쪽, 곧 클라이언트가 연결을 TIME-WAIT에 "
+               "남깁니다."),
+    },
+    {
+        "en": ("Kill the server, restart at once on the same port",
+               "With a client connected, Ctrl-C kills the server and its child: now the server side closed "
+               "first, so TIME-WAIT sits on the server's port, for 60 s on Linux. Linux lets a new socket "
+               "bind it when the new and the old socket share SO_REUSEADDR, or share SO_REUSEPORT "
+               "(echo_server set both): with neither option, EADDRINUSE; with either one alone, bound; "
+               "echo_server, with both, restarts at once. Removing one of the two from the server would "
+               "change nothing here."),
+        "ko": ("서버를 죽이고 같은 포트에서 곧바로 재시작",
+               "클라이언트가 연결된 채로 Ctrl-C가 서버와 그 자식을 죽입니다. 이번에는 서버 쪽이 먼저 "
+               "닫았으므로 TIME-WAIT가 서버의 포트에 Linux에서 60초 동안 남습니다. Linux는 새 소켓과 "
+               "옛 소켓이 SO_REUSEADDR를 함께 가지거나 SO_REUSEPORT를 함께 가지면 새 소켓이 그 포트에 "
+               "bind하게 해 줍니다(echo_server는 둘 다 설정했음). 옵션이 둘 다 없으면 EADDRINUSE, 하나만 "
+               "있어도 bind되고, 둘 다 가진 echo_server는 곧바로 재시작합니다. 서버에서 둘 중 하나를 "
+               "지워도 여기서는 달라지는 것이 없습니다."),
+    },
+    {
+        "en": ("Connect to a port whose backlog is full",
+               "A listener with listen(fd, 0) and one connection nobody accepts: the kernel drops further "
+               "SYNs. The blocking client gives up after SO_SNDTIMEO (5 s), the non-blocking one after its "
+               "select() timeout; both say 'connect: Connection timed out'."),
+        "ko": ("backlog가 가득 찬 포트에 연결",
+               "listen(fd, 0)에 아무도 accept하지 않는 연결 하나가 걸린 리스닝 소켓: 커널은 그 뒤의 "
+               "SYN을 버립니다. 블로킹 클라이언트는 SO_SNDTIMEO(5초) 뒤에, 비블로킹 클라이언트는 "
+               "select() 타임아웃 뒤에 포기하며, 둘 다 'connect: Connection timed out'이라고 말합니다."),
+    },
+    {
+        "en": ("http_get against a local HTTP server",
+               "simple_http_client: getaddrinfo, tcp_client_connect, one GET with Host and "
+               "Connection: close, then recv until the server closes."),
+        "ko": ("로컬 HTTP 서버에 http_get",
+               "simple_http_client: getaddrinfo, tcp_client_connect, Host와 Connection: close를 담은 "
+               "GET 하나, 그다음 서버가 닫을 때까지 recv."),
+    },
 ]
+
+# What the interactive narrator prints besides the scenes.
+UI = {
+    "en": {"scene": "scene", "next": "[Enter] next scene, q quits ", "end": "[Enter] end the demo ",
+           "restart": "\n[Enter] restart echo_server on the same port ",
+           "full": "listener on :{port}: listen(fd, 0), one connection never accepted",
+           "failed": "demo: scene failed", "with": "with",
+           "cases": {"neither option": "neither option", "SO_REUSEADDR alone": "SO_REUSEADDR alone",
+                     "SO_REUSEPORT alone": "SO_REUSEPORT alone"}},
+    "ko": {"scene": "장면", "next": "[Enter] 다음 장면, q 끝내기 ", "end": "[Enter] 시연 끝내기 ",
+           "restart": "\n[Enter] 같은 포트에서 echo_server 재시작 ",
+           "full": "리스닝 소켓 :{port}: listen(fd, 0), accept하지 않는 연결 하나",
+           "failed": "demo: 장면 실패", "with": "옵션:",
+           "cases": {"neither option": "둘 다 없음", "SO_REUSEADDR alone": "SO_REUSEADDR만",
+                     "SO_REUSEPORT alone": "SO_REUSEPORT만"}},
+}
+LANGS = ("en", "ko")
+
+
+def demo_lang():
+    """DEMO_LANG=en|ko, else the locale (LC_ALL, then LC_MESSAGES, then LANG): ko* is Korean."""
+    lang = os.environ.get("DEMO_LANG", "").strip().lower()
+    if lang:
+        if lang not in LANGS:
+            raise SystemExit(f"DEMO_LANG must be en or ko, not {lang!r}")
+        return lang
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = os.environ.get(var, "")
+        if value:
+            return "ko" if value.lower().startswith("ko") else "en"
+    return "en"
+
+
+def scene_text(n, lang):
+    """(title, narration) of scene n (1-based) in lang."""
+    return SCENES[n - 1][lang]
+
+
+def check_texts():
+    """Every scene has a title and a narration in every language; the Korean ones are Korean and
+    use the chapter's terms. Returns a list of problems."""
+    problems = []
+    for n, scene in enumerate(SCENES, 1):
+        for lang in LANGS:
+            title, text = scene.get(lang, ("", ""))
+            if not title.strip() or not text.strip():
+                problems.append(f"scene {n}: no {lang} title or narration")
+            elif lang == "ko":
+                if not re.search(r"[\uac00-\ud7a3]", title + text):
+                    problems.append(f"scene {n}: the Korean text has no Hangul")
+                for wrong, right in (("논블로킹", "비블로킹"), ("듣기 소켓", "리스닝 소켓")):
+                    if wrong in title + text:
+                        problems.append(f"scene {n}: '{wrong}' (the chapter says '{right}')")
+    for lang in LANGS:
+        if set(UI[lang]) != set(UI["en"]):
+            problems.append(f"UI strings: {lang} lacks {sorted(set(UI['en']) - set(UI[lang]))}")
+    return problems
 
 
 def bins(impl):
@@ -330,8 +434,13 @@ class Check:
                 p.wait()
 
 
-def check(impls):
-    ok = True
+def check(impls, lang):
+    problems = check_texts()
+    for p in problems:
+        print(f"demo_check: narration: {p}")
+    ok = not problems
+    print(f"demo_check: narration in {', '.join(LANGS)} for each of the {len(SCENES)} scenes: "
+          f"{'ok' if ok else 'FAILED'}; showing {lang} (DEMO_LANG=en|ko)")
     for impl in impls:
         for prog in ("echo_server", "tcp_client", "http_get"):
             if not os.access(os.path.join(bins(impl), prog), os.X_OK):
@@ -339,7 +448,8 @@ def check(impls):
         with tempfile.TemporaryDirectory(prefix="demo_check.") as tmp:
             c = Check(impl, tmp)
             try:
-                for n, (title, _) in enumerate(SCENES, 1):
+                for n in range(1, len(SCENES) + 1):
+                    title, _ = scene_text(n, lang)
                     c.capture = []
                     try:
                         getattr(c, f"scene{n}")()
@@ -372,7 +482,7 @@ def interactive(impl, port):
     me = os.path.abspath(__file__)
     tmux("kill-session", "-t", session, check=False)
     tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50",
-         f"{shlex.quote(sys.executable)} {shlex.quote(me)} narrate {impl} {port}")
+         f"{shlex.quote(sys.executable)} {shlex.quote(me)} narrate {impl} {port} {demo_lang()}")
     narrator = tmux("display-message", "-p", "-t", session, "#{pane_id}").strip()
 
     def split(target, how, *cmd):
@@ -398,8 +508,9 @@ def interactive(impl, port):
         os.execvp("tmux", ["tmux", "attach", "-t", session])
 
 
-def narrate(impl, port):
+def narrate(impl, port, lang):
     session = f"tcp-demo-{port}"
+    ui = UI[lang]
     b = os.path.relpath(bins(impl), ROOT)
 
     def opt(name):
@@ -414,8 +525,9 @@ def narrate(impl, port):
     tmp = tempfile.mkdtemp(prefix="tcp-demo.")
     held = []
     try:
-        for n, (title, text) in enumerate(SCENES, 1):
-            print(f"\n=== scene {n}/6: {title} ===\n")
+        for n in range(1, len(SCENES) + 1):
+            title, text = scene_text(n, lang)
+            print(f"\n=== {ui['scene']} {n}/{len(SCENES)}: {title} ===\n")
             print(text + "\n")
             if n == 1:
                 keys(1, f"TRACE=1 {b}/echo_server {port}", "Enter")
@@ -439,13 +551,14 @@ def narrate(impl, port):
                 keys(1, "C-c")
                 time.sleep(0.5)
                 for label, addr, port_opt in REUSE_CASES:
-                    print(f"bind 127.0.0.1:{port} with {label} -> {bind_with(port, addr, port_opt)}")
-                input("\n[Enter] restart echo_server on the same port ")
+                    print(f"bind 127.0.0.1:{port} {ui['with']} {ui['cases'][label]} -> "
+                          f"{bind_with(port, addr, port_opt)}")
+                input(ui["restart"])
                 keys(1, f"TRACE=1 {b}/echo_server {port}", "Enter")
             elif n == 5:
                 lst, filler = full_backlog_listener(port + 1)
                 held += [lst, filler]
-                print(f"listener on :{port + 1}: listen(fd, 0), one connection never accepted")
+                print(ui["full"].format(port=port + 1))
                 keys(2, "clear", "Enter")
                 keys(3, "clear", "Enter")
                 keys(2, f"time {b}/tcp_client 127.0.0.1 {port + 1}", "Enter")
@@ -455,12 +568,12 @@ def narrate(impl, port):
                 held.append(http)
                 keys(2, "clear", "Enter")
                 keys(2, f"{b}/http_get 127.0.0.1 {hp} /index.html", "Enter")
-            prompt = "[Enter] next scene, q quits " if n < 6 else "[Enter] end the demo "
+            prompt = ui["next"] if n < len(SCENES) else ui["end"]
             if input(prompt).strip().lower() == "q":
                 break
     except Exception as e:  # keep the panes up so the lecturer can see what happened
-        print(f"\ndemo: scene failed: {e!r}")
-        input("[Enter] end the demo ")
+        print(f"\n{ui['failed']}: {e!r}")
+        input(ui["end"])
     finally:
         for h in held:
             if isinstance(h, subprocess.Popen):
@@ -474,13 +587,14 @@ def main(argv):
     mode = argv[0] if argv else "check"
     if mode == "check":
         which = argv[1] if len(argv) > 1 else os.environ.get("DEMO_IMPL", "both")
-        return check(["c", "rust"] if which == "both" else [which])
+        return check(["c", "rust"] if which == "both" else [which], demo_lang())
     impl = argv[1] if len(argv) > 1 else "rust"
     port = int(argv[2]) if len(argv) > 2 else 7007
     if mode == "tmux":
         return interactive(impl, port)
     if mode == "narrate":
-        return narrate(impl, port)
+        lang = argv[3] if len(argv) > 3 and argv[3] in LANGS else demo_lang()
+        return narrate(impl, port, lang)
     raise SystemExit(__doc__)
 
 
