@@ -82,7 +82,8 @@ static int wait_interrupted_connect(int fd, const struct timespec *start,
     return 0;
 }
 
-/* Connects to server_addr:server_port (an IPv4 literal) with 5 s send/receive timeouts.
+/* Connects to server_addr:server_port (an IPv4 literal) with 5 s send/receive timeouts and
+ * prints "Connected to ADDR:PORT" on stderr.
  * Returns the connected fd, or -1 with errno set after printing which call failed. A signal
  * or a stop and continue that interrupts connect() is not a failure: the handshake is awaited
  * until the same 5 s deadline (fix #38). */

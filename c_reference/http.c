@@ -117,6 +117,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
         total += n;
     }
 
+    /* The loop ended at EOF or on an error: only EOF after some bytes is a response. */
     if (n < 0) { /* fix #21: the chapter treats a failed recv() like the end of the response */
         if (errno == EAGAIN) /* SO_RCVTIMEO expired */
             errno = ETIMEDOUT;

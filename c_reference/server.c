@@ -20,9 +20,11 @@
  * let the kernel reap children itself (SA_NOCLDWAIT: no zombies, no waitpid loop). */
 void setup_signal_handlers(void)
 {
+    /* SIGPIPE ignored: a send() to a peer that has gone fails with EPIPE instead. */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* fix #23: result checked */
         perror_keep_errno("signal SIGPIPE");
 
+    /* SIGCHLD with SA_NOCLDWAIT: exited children are reaped by the kernel (자동 회수). */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa)); /* fix #23: no uninitialised fields reach the kernel */
     sa.sa_handler = SIG_DFL;
@@ -33,7 +35,8 @@ void setup_signal_handlers(void)
 }
 
 /* Returns a listening socket bound to addr:port (addr NULL = every interface), or -1 with
- * errno set after printing which call failed. */
+ * errno set after printing which call failed. Prints "TCP server listening on ADDR:PORT" with
+ * the address and port really bound (port 0: the one the kernel chose). */
 int create_tcp_server(const char *addr, uint16_t port)
 {
     int server_fd;
@@ -120,13 +123,16 @@ int create_tcp_server(const char *addr, uint16_t port)
     return server_fd;
 }
 
-/* Echoes everything the client sends until EOF or an error, then closes client_fd. */
+/* Echoes everything the client sends until EOF or an error, then closes client_fd. Prints
+ * "Client connected from IP:PORT", then "Client IP:PORT disconnected gracefully" on EOF, and
+ * "Client IP:PORT connection closed" at the end of every session. */
 void handle_client(int client_fd, struct sockaddr_in *client_addr)
 {
     char buffer[BUFFER_SIZE];
     char addr_str[INET_ADDRSTRLEN];
     int traced_echo = 0; /* TRACE: narrate the first round trip only, not every recv */
 
+    /* Who connected: the peer's address as text (inet_ntop), its port in host order (ntohs). */
     inet_ntop(AF_INET, &client_addr->sin_addr, addr_str, sizeof(addr_str));
     printf("Client connected from %s:%u\n", addr_str, ntohs(client_addr->sin_port));
 

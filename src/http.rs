@@ -194,6 +194,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
         total += n;
     }
 
+    // The loop ended at EOF or on an error: only EOF after some bytes is a response.
     if n < 0 {
         // fix #21: the chapter treats a failed recv() like the end of the response
         if errno().0 == libc::EAGAIN {

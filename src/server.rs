@@ -52,12 +52,14 @@ const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
 /// `SIGPIPE` or `SIGCHLD` handling (with `SA_NOCLDWAIT`, `waitpid` for a child fails with
 /// `ECHILD`).
 pub unsafe fn setup_signal_handlers() {
+    // SIGPIPE ignored: a send() to a peer that has gone fails with EPIPE instead.
     // SAFETY: `SIG_IGN` is a valid disposition for SIGPIPE.
     if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
         // fix #23: result checked
         perror_keep_errno(c"signal SIGPIPE");
     }
 
+    // SIGCHLD with SA_NOCLDWAIT: exited children are reaped by the kernel (자동 회수).
     // SAFETY: `struct sigaction` is plain data; all-zero is a valid value (fix #23: the C zeroes
     // it too, so no uninitialised field reaches the kernel).
     let mut sa: libc::sigaction = unsafe { mem::zeroed() };
@@ -263,6 +265,7 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
     let mut addr_str = [0 as c_char; INET_ADDRSTRLEN];
     let mut traced_echo = false; // TRACE: narrate the first round trip only, not every recv
 
+    // Who connected: the peer's address as text (inet_ntop), its port in host order (ntohs).
     // SAFETY: `client_addr` is valid (caller); `addr_str` holds INET_ADDRSTRLEN bytes.
     let client_port = unsafe {
         inet_ntop(

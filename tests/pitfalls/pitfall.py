@@ -20,8 +20,6 @@ python3 (3.11+, for tomllib) standard library only.
 """
 import argparse
 import concurrent.futures
-import filecmp
-import json
 import os
 import re
 import shutil
@@ -31,12 +29,18 @@ import tempfile
 import time
 import tomllib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tooling"))
+import source  # noqa: E402
+import tree  # noqa: E402
+from source import Stale  # noqa: E402
+
+ROOT = tree.ROOT
 REGISTRY = os.path.join(ROOT, "tests", "pitfalls", "pitfalls.toml")
 WORK = os.path.join(ROOT, "build", "pitfall")
 TREE = os.path.join(WORK, "tree")
 TARGET = os.path.join(WORK, "target")
-PROGRAMS = ("echo_server", "tcp_client", "http_get")
+PROGRAMS = tree.PROGRAMS
 LANGS = {"c": "C", "rust": "Rust"}
 GUARD_DEADLINE = 120  # seconds for one guard run (a mutant that hangs is caught by the suite's own deadline)
 
@@ -56,26 +60,11 @@ def load():
 # Edits
 # ------------------------------------------------------------------------------------------
 
-class Stale(Exception):
-    """A mutant whose text is no longer (or more than once) in the source."""
-
-
-def function_span(text, start_anchor):
-    """(begin, end) of the function starting at `start_anchor`, up to its closing lone '}'."""
-    begin = text.find(start_anchor)
-    if begin < 0 or text.find(start_anchor, begin + 1) >= 0:
-        raise Stale("function start %r found %d times" % (start_anchor, text.count(start_anchor)))
-    m = re.compile(r"^}\s*$", re.M).search(text, begin)
-    if not m:
-        raise Stale("no closing '}' after %r" % start_anchor)
-    return begin, m.end()
-
-
 def apply_edit(text, edit):
     """The text with one edit applied; Stale unless its target occurs exactly once."""
     lo, hi = (0, len(text))
     if "within" in edit:
-        lo, hi = function_span(text, edit["within"])
+        lo, hi = source.function_span(text, edit["within"])
     region = text[lo:hi]
     where = " in %s" % edit["within"] if "within" in edit else ""
     if "find_re" in edit:
@@ -114,89 +103,19 @@ def mutated_files(mutant, root=ROOT):
 # The tree copy and the builds
 # ------------------------------------------------------------------------------------------
 
-def tracked_files():
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                         check=True, capture_output=True).stdout
-    return [p for p in out.decode().split("\0") if p and os.path.isfile(os.path.join(ROOT, p))]
-
-
-def sync_tree(overrides):
-    """Makes TREE a copy of the working tree (tracked and untracked, not ignored) with the
-    files in `overrides` replaced; files whose content is unchanged keep their mtime."""
-    os.makedirs(TREE, exist_ok=True)
-    wanted = set(tracked_files())
-    for rel in wanted:
-        src, dst = os.path.join(ROOT, rel), os.path.join(TREE, rel)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        if rel in overrides:
-            data = overrides[rel].encode()
-            if not os.path.exists(dst) or open(dst, "rb").read() != data:
-                with open(dst, "wb") as f:
-                    f.write(data)
-        elif not os.path.exists(dst) or not filecmp.cmp(src, dst, shallow=False):
-            shutil.copy2(src, dst)
-            os.utime(dst)  # newer than any build output made from the old content
-    for dirpath, dirnames, filenames in os.walk(TREE):
-        rel_dir = os.path.relpath(dirpath, TREE)
-        if rel_dir == ".":
-            dirnames[:] = [d for d in dirnames if d not in ("build", "target", ".git")]
-        for name in filenames:
-            rel = os.path.normpath(os.path.join(rel_dir, name))
-            if rel not in wanted:
-                os.remove(os.path.join(dirpath, name))
-
-
-def run(cmd, cwd, env=None, timeout=None):
-    full = dict(os.environ)
-    full.update(env or {})
-    return subprocess.run(cmd, cwd=cwd, env=full, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def cargo_env():
-    return {"CARGO_TARGET_DIR": TARGET}
-
-
-def build_twins(cwd, env):
-    """Builds the twin tests in `cwd` and returns the test binary's path."""
-    r = run(["cargo", "test", "--release", "-p", "tcp-chapter-twins", "--no-run",
-             "--message-format=json"], cwd, env)
-    if r.returncode != 0:
-        raise RuntimeError("building the twin tests failed:\n" + r.stderr[-3000:])
-    for line in r.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
-                msg["target"]["name"] == "twins":
-            return msg["executable"]
-    raise RuntimeError("no twins executable in cargo's output")
-
-
 def build_mutant(mutant, out_dir):
     """Builds one mutant from TREE into out_dir: the three programs of its language and, when
     a guard is a twin test, the twins binary. Returns the out_dir."""
     files, _ = mutated_files(mutant)
-    sync_tree(files)
+    tree.sync(TREE, files)
     if os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir)
-    lang = mutant["lang"]
-    if lang == "c":
-        r = run(["make", "--no-print-directory", "c"], TREE)
-        if r.returncode != 0:
-            raise RuntimeError("make c failed:\n" + (r.stdout + r.stderr)[-3000:])
-        built = os.path.join(TREE, "build", "c")
-    else:
-        r = run(["cargo", "build", "--release", "--bins"], TREE, cargo_env())
-        if r.returncode != 0:
-            raise RuntimeError("cargo build failed:\n" + r.stderr[-3000:])
-        built = os.path.join(TARGET, "release")
+    built = tree.build_programs(TREE, mutant["lang"], TARGET)
     for p in PROGRAMS:
         shutil.copy2(os.path.join(built, p), os.path.join(out_dir, p))
     if any(g.startswith("twins:") for g in mutant["guards"]):
-        shutil.copy2(build_twins(TREE, cargo_env()), os.path.join(out_dir, "twins"))
+        shutil.copy2(tree.build_twins(TREE, TARGET), os.path.join(out_dir, "twins"))
     return out_dir
 
 
@@ -207,20 +126,7 @@ def suite_binary():
     """The suite test binary of the working tree (built once)."""
     global _suite_bin
     if _suite_bin is None:
-        r = run(["cargo", "test", "--release", "--test", "suite", "--no-run",
-                 "--message-format=json"], ROOT)
-        if r.returncode != 0:
-            raise RuntimeError("building the suite failed:\n" + r.stderr[-3000:])
-        for line in r.stdout.splitlines():
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
-                    msg["target"]["name"] == "suite":
-                _suite_bin = msg["executable"]
-        if _suite_bin is None:
-            raise RuntimeError("no suite executable in cargo's output")
+        _suite_bin = tree.build_suite(ROOT)
     return _suite_bin
 
 
@@ -241,7 +147,7 @@ def run_guard(guard, lang, out_dir, strace_dir=None):
     else:
         raise ValueError("guard %r: kind must be suite or twins" % guard)
     try:
-        r = run(cmd, ROOT, env, timeout=GUARD_DEADLINE)
+        r = tree.run(cmd, ROOT, env, timeout=GUARD_DEADLINE)
     except subprocess.TimeoutExpired:
         return True, "(no result within %d s: the mutant hangs)" % GUARD_DEADLINE
     out = r.stdout + r.stderr
@@ -258,7 +164,7 @@ def suite_supports_exact_impl():
     """Whether suite tests are named SCENARIO::IMPL (the libtest-style harness)."""
     global _exact_impl
     if _exact_impl is None:
-        r = run([suite_binary(), "--list"], ROOT, {"IMPL": "c"})
+        r = tree.run([suite_binary(), "--list"], ROOT, {"IMPL": "c"})
         _exact_impl = bool(re.search(r"^\S+::c: test$", r.stdout, re.M))
     return _exact_impl
 
@@ -444,7 +350,7 @@ def cmd_check(pitfalls, langs, jobs):
         for m in mutants:  # builds run one at a time in TREE; guards run while the next builds
             try:
                 out_dir = build_mutant(m, os.path.join(WORK, "out", m["id"]))
-            except (RuntimeError, Stale) as e:
+            except (RuntimeError, Stale) as e:  # tree.BuildError is a RuntimeError
                 results[m["id"]] = ("error", str(e))
                 continue
             futures[pool.submit(test, m, out_dir)] = m
