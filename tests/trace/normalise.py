@@ -435,12 +435,26 @@ def killed(p):
     return getattr(p, "killed", False)
 
 
+def loop_calls(line):
+    """The calls of a line: those of a collapsed `loop {...}`, else the line's own call."""
+    m = re.match(r"^loop \{(.*)\}$", line)
+    return set(m.group(1).split("; ")) if m else {line.split(" = ")[0]}
+
+
+def cut_short(last, other):
+    """Whether `last`, the last line of a process killed by a signal, is the start of
+    `other`: a loop it did not live to repeat (`recvfrom(sock1, 0) = N` where the other run
+    went on to `loop {recvfrom(sock1, 0); sendto(sock1, MSG_NOSIGNAL)}`)."""
+    return other.startswith("loop {") and loop_calls(last) <= loop_calls(other)
+
+
 def first_difference(a, b):
     """None if equal, else (process index, line index) of the first difference.
 
     A process killed by a signal may stop early: its sequence need only be a prefix of the
-    other's, and processes it had no time to fork may be missing. Processes that exited on
-    their own are compared in full."""
+    other's (its last line may be the first calls of a loop the other run went on with), and
+    processes it had no time to fork may be missing. Processes that exited on their own are
+    compared in full."""
     for p in range(max(len(a), len(b))):
         pa = a[p] if p < len(a) else None
         pb = b[p] if p < len(b) else None
@@ -451,6 +465,10 @@ def first_difference(a, b):
             return (p, 0)
         for i in range(max(len(pa), len(pb))):
             if i >= len(pa) and killed(pa) or i >= len(pb) and killed(pb):
+                break
+            if i < len(pa) and i < len(pb) and pa[i] != pb[i] and (
+                    i == len(pa) - 1 and killed(pa) and cut_short(pa[i], pb[i]) or
+                    i == len(pb) - 1 and killed(pb) and cut_short(pb[i], pa[i])):
                 break
             if i >= len(pa) or i >= len(pb) or pa[i] != pb[i]:
                 return (p, i)

@@ -1,0 +1,542 @@
+#!/usr/bin/env python3
+"""The labs: the student writes each chapter function, in C or in Rust, in the real file, and
+the project's own tests judge it step by step.
+
+    lab.py list                        the 14 labs in order, each one's state, what to run next
+    lab.py start FUNCTION c|rust       the function's body becomes a skeleton (its steps'
+                                       comments and a TODO each), in c_reference/ or src/
+    lab.py check FUNCTION c|rust       build, run the function's twin tests and scenarios, compare
+                                       its system calls with the reference's: a line per step,
+                                       and a hint for the first that fails; exit 0 when all pass
+    lab.py watch FUNCTION c|rust       check again each time the file is saved
+    lab.py solution FUNCTION c|rust    the reference back in the file; the attempt kept aside
+    lab.py reset                       `solution` for every lab in progress
+    lab.py prove [--only c|rust]       for every lab: the skeleton fails its check, the reference
+                                       passes it, the working tree is left as found (make test)
+    lab.py validate                    the registry against the sources and the docs (seconds)
+    lab.py skeleton FUNCTION c|rust    print the skeleton of the function (nothing is written)
+
+The registry is tests/labs/labs.toml; checks and verdicts are in check.py, skeletons and
+progress in labs.py. The student's progress, the reference copies and the attempts are in
+build/labs/ (make clean keeps it); builds and traces in build/lab-work/.
+python3 (3.11+) standard library only.
+"""
+import argparse
+import concurrent.futures
+import hashlib
+import os
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import check  # noqa: E402
+import labs  # noqa: E402
+import tree  # noqa: E402
+from labs import LANGS  # noqa: E402
+
+ROOT = tree.ROOT
+
+
+def usage_lang(lang):
+    if lang not in LANGS:
+        raise SystemExit("LANG must be c or rust, not '%s'" % lang)
+
+
+def rel(path):
+    return os.path.relpath(path, ROOT)
+
+
+# ------------------------------------------------------------------------------------------
+# list
+# ------------------------------------------------------------------------------------------
+
+def lab_state(entry):
+    if entry.get("done"):
+        return "done"
+    if entry.get("in_tree"):
+        return "in progress"
+    return "not started"
+
+
+def cmd_list(all_labs):
+    state = labs.load_state()
+    print("Labs: write each chapter function yourself; the same tests judge it (docs/labs.md).\n")
+    print("  %-2s  %-26s %-5s %-12s %s" % ("#", "function", "lang", "state", ""))
+    n, nxt, current, last_lang = 0, None, None, "c"
+    for lab in all_labs:
+        for lang in LANGS:
+            n += 1
+            e = state["labs"].get(lab.key(lang), {})
+            st = lab_state(e)
+            notes = []
+            if st == "done":
+                notes.append("passed %s" % e["done"])
+            if e.get("in_tree"):
+                notes.append("your code is in %s" % lab.file(lang))
+                current = current or (lab, lang)
+                last_lang = lang
+                if e.get("last_check") and st != "done":
+                    notes.append("last check %s: %s" % (e["last_check"]["when"],
+                                                        e["last_check"]["summary"]))
+            elif os.path.exists(labs.attempt_path(lab, lang)):
+                notes.append("attempt kept in %s" % rel(labs.attempt_path(lab, lang)))
+            print("  %-2d  %-26s %-5s %-12s %s" % (n, lab.function, LANGS[lang], st,
+                                                  "; ".join(notes)))
+    for lab in all_labs:
+        e = state["labs"].get(lab.key(last_lang), {})
+        if lab_state(e) == "not started":
+            nxt = (lab, last_lang)
+            break
+    print()
+    if current:
+        lab, lang = current
+        print("next: edit %s, then   make lab-check LAB=%s LANG=%s   (or make lab-watch ...)" % (
+            lab.file(lang), lab.function, lang))
+        print("      make lab-solution LAB=%s LANG=%s puts the reference back, your attempt kept"
+              % (lab.function, lang))
+    elif nxt:
+        lab, lang = nxt
+        print("next: make lab-start LAB=%s LANG=%s   (%s)" % (lab.function, lang,
+                                                          lab.teaches["en"]))
+        print("      다음: %s" % lab.teaches["ko"])
+    else:
+        print("every lab in %s is done." % LANGS[last_lang])
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# start, solution, reset
+# ------------------------------------------------------------------------------------------
+
+def cmd_start(all_labs, lab, lang):
+    state = labs.load_state()
+    key, path = lab.key(lang), lab.file(lang)
+    entry = state["labs"].get(key, {})
+    if entry.get("in_tree"):
+        print("lab %s (%s) is already in progress: your code is in %s.\n"
+              "  make lab-check LAB=%s LANG=%s, or make lab-solution LAB=%s LANG=%s to put the "
+              "reference back" % (lab.function, LANGS[lang], path, lab.function, lang,
+                                  lab.function, lang))
+        return 1
+    current = tree.read(path)
+    if labs.TODO in labs.function_text(lab, lang, current):
+        print("%s: %s already holds a lab skeleton, but no lab is recorded in progress "
+              "(build/labs/ was removed?).\n  git checkout %s restores the committed version."
+              % (path, lab.function, path))
+        return 1
+    reference = labs.reference_text(path, state)
+    if labs.function_text(lab, lang, reference) != labs.function_text(lab, lang, current):
+        print("%s: %s differs from its reference copy (%s); restore it first." % (
+            path, lab.function, rel(labs.reference_copy(path))))
+        return 1
+    skel = labs.function_text(lab, lang, labs.skeleton(lab, lang, reference))
+    # The reference copy first, then the record, then the file: a crash at any point leaves
+    # either the untouched file or the skeleton with its reference kept.
+    kept = labs.reference_copy(path)
+    if not any(v["file"] == path for v in labs.in_progress(state).values()):
+        os.makedirs(os.path.dirname(kept), exist_ok=True)
+        tree.write_atomically(kept, current)
+    entry.update({"file": path, "in_tree": True, "started": labs.now()})
+    entry.pop("last_check", None)
+    state["labs"][key] = entry
+    labs.save_state(state)
+    tree.write_atomically(os.path.join(ROOT, path), labs.with_function(lab, lang, current, skel))
+    print("lab %s (%s) started: %s now holds its skeleton, %d steps, a TODO(lab) each." % (
+        lab.function, LANGS[lang], path, len(lab.steps)))
+    print("  it teaches: %s" % lab.teaches["en"])
+    print("  배우는 것:  %s" % lab.teaches["ko"])
+    print("next: write the steps, then   make lab-check LAB=%s LANG=%s   (make lab-watch LAB=%s "
+          "LANG=%s checks on every save)" % (lab.function, lang, lab.function, lang))
+    print("      the reference is kept in %s; make lab-solution LAB=%s LANG=%s puts it back" % (
+        rel(kept), lab.function, lang))
+    return 0
+
+
+def keep_attempt(lab, lang, text):
+    """Saves the file as it is now; an earlier attempt with other content is renamed, never
+    overwritten. Returns the path."""
+    path = labs.attempt_path(lab, lang)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = f.read()
+        if old != text:
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(os.path.getmtime(path)))
+            os.replace(path, "%s.%s" % (path, stamp))
+    tree.write_atomically(path, text)
+    return path
+
+
+def cmd_solution(all_labs, lab, lang, quiet=False):
+    state = labs.load_state()
+    key, path = lab.key(lang), lab.file(lang)
+    entry = state["labs"].get(key, {})
+    current = tree.read(path)
+    if not entry.get("in_tree"):
+        if labs.TODO in labs.function_text(lab, lang, current):
+            entry.update({"file": path, "in_tree": True})  # record lost: git has the reference
+            state["labs"][key] = entry
+        else:
+            if not quiet:
+                print("lab %s (%s) is not in progress: %s holds the reference." % (
+                    lab.function, LANGS[lang], path))
+            return 0
+    attempt = keep_attempt(lab, lang, current)
+    reference = labs.reference_text(path, state)
+    others = [k for k, v in labs.in_progress(state).items() if v["file"] == path and k != key]
+    if others:
+        new = labs.with_function(lab, lang, current, labs.function_text(lab, lang, reference))
+    else:
+        new = reference
+    tree.write_atomically(os.path.join(ROOT, path), new)
+    entry["in_tree"] = False
+    entry["solution_shown"] = labs.now()
+    state["labs"][key] = entry
+    labs.save_state(state)
+    if not others and os.path.exists(labs.reference_copy(path)):
+        os.remove(labs.reference_copy(path))
+        d = os.path.dirname(labs.reference_copy(path))
+        while d != labs.STATE_DIR and not os.listdir(d):
+            os.rmdir(d)
+            d = os.path.dirname(d)
+    print("lab %s (%s): the reference is back in %s; your attempt is kept in %s" % (
+        lab.function, LANGS[lang], path, rel(attempt)))
+    return 0
+
+
+def cmd_reset(all_labs):
+    state = labs.load_state()
+    keys = list(labs.in_progress(state))
+    for lab in all_labs:  # a skeleton whose record was lost
+        for lang in LANGS:
+            if lab.key(lang) not in keys and \
+                    labs.TODO in labs.function_text(lab, lang, tree.read(lab.file(lang))):
+                keys.append(lab.key(lang))
+    if not keys:
+        print("no lab in progress: the working tree holds the reference.")
+        return 0
+    for key in keys:
+        function, lang = key.rsplit(".", 1)
+        cmd_solution(all_labs, labs.find(all_labs, function), lang)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# check, watch
+# ------------------------------------------------------------------------------------------
+
+def build_both(student, student_files, ref, lang, programs=True):
+    """Builds the student's twins and programs and the reference's suite, at once. Returns
+    (twins binary, programs' directory, seconds) or raises tree.BuildError."""
+    started = time.monotonic()
+    student.sync(student_files)
+    ref.sync()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        suite = pool.submit(ref.suite)
+        twins = student.twins()
+        progs = student.programs(lang) if programs else None
+        suite.result()
+    return twins, progs, time.monotonic() - started
+
+
+def compiler_errors(text, limit=40):
+    """The lines of a failed build that say what is wrong."""
+    lines = [l for l in text.splitlines() if not l.startswith(("   Compiling", "    Finished",
+                                                                "    Building", "warning: unused"))]
+    keep = [l for l in lines if re.search(r"error|^\s*\||-->|^\s*\d+ \|", l)] or lines
+    return "\n".join(keep[:limit])
+
+
+def cmd_check(all_labs, lab, lang):
+    state = labs.load_state()
+    key = lab.key(lang)
+    entry = state["labs"].get(key, {})
+    mine = entry.get("in_tree")
+    print("lab %s (%s): %s" % (lab.function, LANGS[lang],
+                               "your code in %s" % lab.file(lang) if mine else
+                               "not started, so this checks the reference in %s" % lab.file(lang)))
+    ref = check.Reference(labs.reference_tree(all_labs, state))
+    student = check.Student("student")
+    started = time.monotonic()
+    try:
+        twins_bin, programs, build_s = build_both(
+            student, labs.student_tree(all_labs, state, lab, lang), ref, lang)
+    except tree.BuildError as e:
+        print("  the build fails, so no step can be judged yet:")
+        print(check.indent(compiler_errors(str(e)), "    "))
+        for s in lab.steps:
+            print("  %-4s  %s / %s" % (" -- ", s.ko, s.en))
+        if mine:
+            entry["last_check"] = {"when": labs.now(), "summary": "does not build"}
+            state["labs"][key] = entry
+            labs.save_state(state)
+        return 1
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=check.JOBS) as pool:
+        outcomes, trace_ok, diffs, errors = check.run_checks(lab, lang, twins_bin, programs,
+                                                             ref, pool)
+    for s, why in errors.items():
+        print("  the reference itself fails %s, so its calls cannot be compared:\n%s" % (
+            s, check.indent(why, "    ")))
+    verdict = check.Verdict(lab, outcomes, trace_ok, diffs)
+    print(check.report(lab, lang, verdict, time.monotonic() - t0, build_s))
+    print("(%.1f s in all)" % (time.monotonic() - started))
+    if mine:
+        state = labs.load_state()
+        entry = state["labs"].get(key, entry)
+        passed = sum(1 for s in lab.steps if verdict.state[s.id] == "pass")
+        entry["last_check"] = {"when": labs.now(), "summary": "%d/%d steps pass" % (
+            passed, len(lab.steps))}
+        if verdict.passed() and not errors:
+            entry.setdefault("done", labs.now())
+        state["labs"][key] = entry
+        labs.save_state(state)
+    return 0 if verdict.passed() and not errors else 1
+
+
+def cmd_watch(all_labs, lab, lang):
+    path = os.path.join(ROOT, lab.file(lang))
+
+    def digest():
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    print("watching %s: a check on every save; Ctrl-C to stop" % lab.file(lang))
+    last = None
+    try:
+        while True:
+            now = digest()
+            if now != last:
+                last = now
+                print("\n" + "=" * 78 + "\n" + time.strftime("%H:%M:%S"))
+                cmd_check(all_labs, lab, lang)
+                print("\nwaiting for %s to change (Ctrl-C to stop)" % lab.file(lang))
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print()
+        return 0
+
+
+# ------------------------------------------------------------------------------------------
+# prove, validate
+# ------------------------------------------------------------------------------------------
+
+def working_tree_snapshot():
+    """The content of every file git knows or would add: the proof must leave it as found."""
+    out = {}
+    for rel_path in tree.tracked_files(ROOT):
+        with open(os.path.join(ROOT, rel_path), "rb") as f:
+            out[rel_path] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def prove_language(all_labs, lang, ref, log):
+    """For one language: every lab's skeleton fails its check; the reference passes every
+    lab's check. Returns a list of problems."""
+    problems = []
+    student = check.Student("proof-%s" % lang)
+    state = labs.load_state()
+    base = labs.reference_tree(all_labs, state)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=check.JOBS) as pool:
+        # The reference passes: its own twins and programs, judged as a student's would be.
+        t = time.monotonic()
+        ref_twins = ref.twins()
+        ref_programs = os.path.join(ref.root, "build", "c") if lang == "c" else None
+        if lang == "c":
+            tree.build_programs(ref.root, "c")
+        else:
+            ref_programs = tree.build_programs(ref.root, "rust", ref.target)
+        for lab in all_labs:
+            outcomes, trace_ok, diffs, errors = check.run_checks(lab, lang, ref_twins,
+                                                                 ref_programs, ref, pool)
+            verdict = check.Verdict(lab, outcomes, trace_ok, diffs)
+            bad = [o.check.label() for o in outcomes if not o.passed] + \
+                ["trace of %s differs" % d.scenario for _, d in diffs] + \
+                ["the reference fails %s" % s for s in errors]
+            log("  reference  %-24s %-4s %s (%d checks)" % (
+                lab.function, LANGS[lang], "passes" if not bad and verdict.passed() else
+                "FAILS: " + "; ".join(bad), len(outcomes)))
+            if bad or not verdict.passed():
+                problems.append("the reference fails lab %s (%s): %s" % (
+                    lab.function, LANGS[lang], "; ".join(bad)))
+        log("  reference  %s: %.1f s" % (LANGS[lang], time.monotonic() - t))
+        # Each skeleton fails: built in a copy of the tree, checked up to its first failure.
+        for lab in all_labs:
+            t = time.monotonic()
+            path = lab.file(lang)
+            files = dict(base)
+            text = files.get(path) or tree.read(path)
+            files[path] = labs.skeleton(lab, lang, text)
+            try:
+                student.sync(files)
+                twins_bin = student.twins()
+                programs = student.programs(lang) if lab.scenarios() else None
+            except tree.BuildError as e:
+                problems.append("the skeleton of %s (%s) does not build:\n%s" % (
+                    lab.function, LANGS[lang], compiler_errors(str(e))))
+                log("  skeleton   %-24s %-4s DOES NOT BUILD" % (lab.function, LANGS[lang]))
+                continue
+            outcomes, _, _, _ = check.run_checks(lab, lang, twins_bin, programs, ref, pool,
+                                                 stop_early=True)
+            failed = [o for o in outcomes if o.passed is False]
+            log("  skeleton   %-24s %-4s %s (%.1f s)" % (
+                lab.function, LANGS[lang], "fails: " + failed[0].check.label() if failed else
+                "PASSES every check", time.monotonic() - t))
+            if not failed:
+                problems.append("the skeleton of %s (%s) passes its check" % (
+                    lab.function, LANGS[lang]))
+    return problems
+
+
+def cmd_prove(all_labs, langs):
+    started = time.monotonic()
+    before = working_tree_snapshot()
+    problems = validate(all_labs)
+    state = labs.load_state()
+    ref = check.Reference(labs.reference_tree(all_labs, state))
+    ref.sync()
+    ref.suite()
+    lines = []
+
+    def log(line):
+        lines.append(line)
+        print(line, flush=True)
+    if len(langs) == 2:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(prove_language, all_labs, lang, ref, log) for lang in langs]
+            for f in futures:
+                problems.extend(f.result())
+    else:
+        problems.extend(prove_language(all_labs, langs[0], ref, log))
+    after = working_tree_snapshot()
+    if after != before:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        problems.append("the working tree changed: %s" % ", ".join(changed))
+    for p in problems:
+        print("problem: " + p)
+    n = len(all_labs) * len(langs)
+    print("labs-check: %d labs (%s): skeleton fails, reference passes; working tree %s; "
+          "%d problem%s; %.0f s" % (n, " and ".join(LANGS[l] for l in langs),
+                                    "unchanged" if after == before else "CHANGED",
+                                    len(problems), "" if len(problems) == 1 else "s",
+                                    time.monotonic() - started))
+    return 1 if problems else 0
+
+
+def validate(all_labs):
+    """Static checks of the registry; a list of problems."""
+    problems = []
+    with open(os.path.join(ROOT, "docs", "pitfalls.md"), encoding="utf-8") as f:
+        pitfalls = {int(m) for m in re.findall(r"^## (\d+)\. ", f.read(), re.M)}
+    walk = check.headings(check.WALK_EN)
+    twins_src = tree.read("tests/twins/tests/twins.rs")
+    twins = set(re.findall(r"^\s*(\w+),?$", "\n".join(
+        re.findall(r"twin_test!\(([^)]*)\)", twins_src)), re.M))
+    suite_src = "".join(tree.read(os.path.join("tests", "suite", f))
+                        for f in os.listdir(os.path.join(ROOT, "tests", "suite")))
+    state = labs.load_state()
+    for lab in all_labs:
+        where = "lab %s" % lab.function
+        for lang in LANGS:
+            text = labs.reference_text(lab.file(lang), state)
+            try:
+                labs.step_comments(lab, lang, text)
+                labs.skeleton(lab, lang, text)
+            except (labs.Stale, ValueError) as e:
+                problems.append("%s: %s" % (where, e))
+        ids = [s.id for s in lab.steps]
+        if len(set(ids)) != len(ids):
+            problems.append("%s: a step id is used twice" % where)
+        for s in lab.steps:
+            for words in ("en", "ko"):
+                if not s.hint.get(words, "").strip():
+                    problems.append("%s step %s: no %s hint" % (where, s.id, words))
+            if any(k not in ("en", "ko", "c_en", "c_ko", "rust_en", "rust_ko") for k in s.hint):
+                problems.append("%s step %s: unknown hint key" % (where, s.id))
+            if not s.man:
+                problems.append("%s step %s: no man page" % (where, s.id))
+            if s.walkthrough not in walk:
+                problems.append("%s step %s: no section '%s' in docs/walkthrough.md" % (
+                    where, s.id, s.walkthrough))
+            elif not check.walkthrough_ko(s.walkthrough):
+                problems.append("%s step %s: docs/ko/walkthrough.md has no section at the place "
+                                "of '%s'" % (where, s.id, s.walkthrough))
+            if s.pitfall is not None and s.pitfall not in pitfalls:
+                problems.append("%s step %s: no pitfall %d in docs/pitfalls.md" % (
+                    where, s.id, s.pitfall))
+            for p in s.trace + s.args:
+                try:
+                    check.pattern(p)
+                except re.error as e:
+                    problems.append("%s step %s: pattern %r: %s" % (where, s.id, p, e))
+            for p in s.args:
+                if check.pattern(p)[1].groups != 1:
+                    problems.append("%s step %s: args pattern %r needs one group" % (
+                        where, s.id, p))
+            if not any(s.id in c.steps for c in lab.checks):
+                problems.append("%s step %s: no check exercises it" % (where, s.id))
+        for c in lab.checks:
+            for sid in c.steps:
+                if sid not in ids:
+                    problems.append("%s: %s names no step '%s'" % (where, c.label(), sid))
+            if c.kind == "twin" and c.name not in twins:
+                problems.append("%s: no twin test %s in tests/twins/tests/twins.rs" % (
+                    where, c.name))
+            if c.kind == "suite" and '"%s"' % c.name not in suite_src:
+                problems.append("%s: no scenario %s in tests/suite" % (where, c.name))
+        if not lab.scenarios() or not lab.twins():
+            problems.append("%s: needs twin tests and scenarios" % where)
+    return problems
+
+
+def cmd_validate(all_labs):
+    problems = validate(all_labs)
+    for p in problems:
+        print("problem: " + p)
+    print("labs-validate: %d labs, %d steps, %d checks; %d problem%s" % (
+        len(all_labs) * len(LANGS), sum(len(l.steps) for l in all_labs),
+        sum(len(l.checks) for l in all_labs), len(problems), "" if len(problems) == 1 else "s"))
+    return 1 if problems else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list")
+    for name in ("start", "check", "watch", "solution", "skeleton"):
+        p = sub.add_parser(name)
+        p.add_argument("function")
+        p.add_argument("lang")
+    sub.add_parser("reset")
+    p = sub.add_parser("prove")
+    p.add_argument("--only", choices=list(LANGS))
+    sub.add_parser("validate")
+    args = ap.parse_args()
+    all_labs = labs.load()
+    if args.cmd == "list":
+        return cmd_list(all_labs)
+    if args.cmd == "reset":
+        return cmd_reset(all_labs)
+    if args.cmd == "prove":
+        return cmd_prove(all_labs, [args.only] if args.only else list(LANGS))
+    if args.cmd == "validate":
+        return cmd_validate(all_labs)
+    if not args.function:
+        raise SystemExit("LAB is missing: make lab lists the labs")
+    lab = labs.find(all_labs, args.function)
+    usage_lang(args.lang)
+    if args.cmd == "start":
+        return cmd_start(all_labs, lab, args.lang)
+    if args.cmd == "check":
+        return cmd_check(all_labs, lab, args.lang)
+    if args.cmd == "watch":
+        return cmd_watch(all_labs, lab, args.lang)
+    if args.cmd == "solution":
+        return cmd_solution(all_labs, lab, args.lang)
+    text = labs.reference_text(lab.file(args.lang), labs.load_state())
+    print(labs.function_text(lab, args.lang, labs.skeleton(lab, args.lang, text)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
