@@ -29,6 +29,7 @@ exercises):
 import concurrent.futures
 import difflib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -46,11 +47,14 @@ sys.path.insert(0, os.path.join(tree.ROOT, "tests", "trace"))
 import normalise  # noqa: E402
 
 WORK = labs.WORK
-SUITE_DEADLINE = 20   # seconds per scenario (the reference's slowest here takes 5.4 s)
-TWIN_DEADLINE = 12    # seconds per twin test (the reference's slowest takes 5.3 s); a wait
-#                       inside a twin test that only ends when the function works is bounded
-#                       by its own FAILSAFE, 30 s, which is too long to wait on every save
-JOBS = 4              # test processes at once (they mostly wait on sockets and timers)
+# A check that waits for something the function never does (a connection, a close) ends at its
+# deadline; the reference's slowest check here takes 5.4 s (a 5 s connect timeout), so 12 s is
+# more than twice that, and short enough to run on every save. The suite's own deadline (60 s)
+# and the twin tests' FAILSAFE (30 s) are for whole runs, too long here.
+SUITE_DEADLINE = 12   # seconds per scenario
+TWIN_DEADLINE = 12    # seconds per twin test
+JOBS = 8              # test processes at once: they mostly wait on sockets and timers
+DURATIONS = os.path.join(WORK, "durations.json")  # each check's last run time: slowest first
 # The sources whose change changes the reference's traces.
 REFERENCE_SOURCES = ("c_reference/", "src/", "tests/suite/", "tests/cprogs/",
                      "tests/pitfalls/pitfalls.toml", "Cargo.toml", "Cargo.lock", "Makefile")
@@ -534,6 +538,25 @@ def report(lab, lang, verdict, seconds, build_seconds):
 # One check
 # ------------------------------------------------------------------------------------------
 
+def duration_key(lab, lang, c):
+    return "%s %s %s" % (lab.key(lang), c.kind, c.name)
+
+
+def load_durations():
+    try:
+        with open(DURATIONS, encoding="utf-8") as f:
+            return json.load(f)
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def save_durations(new):
+    known = load_durations()
+    known.update(new)
+    os.makedirs(WORK, exist_ok=True)
+    tree.write_atomically(DURATIONS, json.dumps(known, indent=0, sort_keys=True))
+
+
 def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_early=False):
     """Runs the lab's twin tests and scenarios against the student's build (twins_bin, the
     programs' directory); returns (outcomes, steps seen equal, differences, {scenario: why}
@@ -557,13 +580,16 @@ def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_earl
 
     ref_dir, ref_futures, errors = reference_traces(
         runner, ref, lang, [c.name for c in lab.scenarios()], pool) if traces else (None, [], {})
-    # The slow checks first, so the pool's tail is short ones.
-    order = sorted(lab.checks, key=lambda c: c.kind == "twin")
+    # The slowest checks (last time) first, so the pool's tail is short ones.
+    known = load_durations()
+    order = sorted(lab.checks, key=lambda c: -known.get(duration_key(lab, lang, c), 0.0))
     if stop_early:  # the twin tests first: they fail fastest
         order = lab.twins() + lab.scenarios()
     futures = {pool.submit(one, c): c for c in order}
     by_check = {futures[f]: f.result() for f in concurrent.futures.as_completed(futures)}
     outcomes = [by_check[c] for c in lab.checks]
+    if not stop_early:
+        save_durations({duration_key(lab, lang, o.check): o.seconds for o in outcomes})
     for f in ref_futures:
         f.result()
     trace_ok, diffs = set(), []

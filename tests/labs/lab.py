@@ -227,25 +227,40 @@ def cmd_reset(all_labs):
 # ------------------------------------------------------------------------------------------
 
 def build_both(student, student_files, ref, lang, programs=True):
-    """Builds the student's twins and programs and the reference's suite, at once. Returns
-    (twins binary, programs' directory, seconds) or raises tree.BuildError."""
+    """Builds the student's programs and twins and the reference's suite, at once. Returns
+    (twins binary, programs' directory, seconds) or raises tree.BuildError. The programs come
+    first: make and cargo build print the compiler's own messages, the student's to read."""
     started = time.monotonic()
     student.sync(student_files)
     ref.sync()
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         suite = pool.submit(ref.suite)
-        twins = student.twins()
         progs = student.programs(lang) if programs else None
+        twins = student.twins()
         suite.result()
     return twins, progs, time.monotonic() - started
 
 
 def compiler_errors(text, limit=40):
-    """The lines of a failed build that say what is wrong."""
-    lines = [l for l in text.splitlines() if not l.startswith(("   Compiling", "    Finished",
-                                                                "    Building", "warning: unused"))]
-    keep = [l for l in lines if re.search(r"error|^\s*\||-->|^\s*\d+ \|", l)] or lines
-    return "\n".join(keep[:limit])
+    """The errors of a failed build, each with the lines the compiler shows under it (source
+    line, caret), paths relative to the tree; warnings left out."""
+    text = re.sub(r"\S*/build/lab-work/[^/]+/tree/(tests/twins/\.\./\.\./)?", "", text)
+    blocks, cur = [], []
+    for line in text.splitlines():
+        if not line.strip() or re.match(r"^(\S+:\d+:\d+: (error|warning)|error|warning)", line):
+            if cur:
+                blocks.append(cur)
+            cur = [line] if line.strip() else []
+        else:
+            cur.append(line)
+    if cur:
+        blocks.append(cur)
+    keep = [b for b in blocks if re.match(r"^(\S+:\d+:\d+: error|error(\[|:))", b[0])
+            and not b[0].startswith(("error: could not compile", "error occurred in cc-rs"))]
+    lines = [l for b in keep for l in b + [""]] or text.splitlines()[-limit:]
+    if len(lines) > limit:
+        lines = lines[:limit] + ["... (%d more lines)" % (len(lines) - limit)]
+    return "\n".join(lines).rstrip()
 
 
 def cmd_check(all_labs, lab, lang):
@@ -337,7 +352,8 @@ def prove_language(all_labs, lang, ref, log):
     student = check.Student("proof-%s" % lang)
     state = labs.load_state()
     base = labs.reference_tree(all_labs, state)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=check.JOBS) as pool:
+    # Half the pool of one check: the two languages are proved at once, beside make test's load.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=check.JOBS // 2) as pool:
         # The reference passes: its own twins and programs, judged as a student's would be.
         t = time.monotonic()
         ref_twins = ref.twins()
@@ -379,12 +395,18 @@ def prove_language(all_labs, lang, ref, log):
             outcomes, _, _, _ = check.run_checks(lab, lang, twins_bin, programs, ref, pool,
                                                  stop_early=True)
             failed = [o for o in outcomes if o.passed is False]
+            # The report a student would get names a failing step, with its hint.
+            step = check.Verdict(lab, [o for o in outcomes if o.passed is not None], set(),
+                                 []).first_failing()
             log("  skeleton   %-24s %-4s %s (%.1f s)" % (
-                lab.function, LANGS[lang], "fails: " + failed[0].check.label() if failed else
-                "PASSES every check", time.monotonic() - t))
+                lab.function, LANGS[lang], "fails: %s (%s)" % (failed[0].check.label(), step.en)
+                if failed and step else "PASSES every check", time.monotonic() - t))
             if not failed:
                 problems.append("the skeleton of %s (%s) passes its check" % (
                     lab.function, LANGS[lang]))
+            elif step is None or not step.hint_for(lang, "en") or not step.hint_for(lang, "ko"):
+                problems.append("the skeleton of %s (%s) fails, but the report names no step "
+                                "with a hint" % (lab.function, LANGS[lang]))
     return problems
 
 
@@ -486,6 +508,38 @@ def validate(all_labs):
                 problems.append("%s: no scenario %s in tests/suite" % (where, c.name))
         if not lab.scenarios() or not lab.twins():
             problems.append("%s: needs twin tests and scenarios" % where)
+    problems.extend(validate_docs(all_labs, state))
+    return problems
+
+
+DOCS = ("docs/labs.md", "docs/ko/labs.md")
+SKELETON_MARK = re.compile(r"^<!-- skeleton: (\w+) (c|rust) -->\n```\w*\n(.*?)\n```$", re.M | re.S)
+
+
+def validate_docs(all_labs, state):
+    """docs/labs.md and its Korean twin: each lab in the table, every skeleton they show
+    (marked `<!-- skeleton: FUNCTION LANG -->`) equal to what make lab-start writes."""
+    problems = []
+    for doc in DOCS:
+        text = tree.read(doc)
+        shown = SKELETON_MARK.findall(text)
+        if not shown:
+            problems.append("%s shows no skeleton (<!-- skeleton: FUNCTION LANG --> and a block)" % doc)
+        for function, lang, body in shown:
+            lab = labs.find(all_labs, function)
+            ref = labs.reference_text(lab.file(lang), state)
+            try:
+                want = labs.function_text(lab, lang, labs.skeleton(lab, lang, ref))
+            except labs.Stale:
+                continue  # reported with the lab
+            if body != want:
+                problems.append("%s: the skeleton of %s (%s) differs from what make lab-start "
+                                "writes (python3 tests/labs/lab.py skeleton %s %s)" % (
+                                    doc, function, LANGS[lang], function, lang))
+        rows = re.findall(r"^\| \d+ \| `(\w+)` \|", text, re.M)
+        if rows != [lab.function for lab in all_labs]:
+            problems.append("%s: the table of labs lists %s, not the labs of labs.toml in order"
+                            % (doc, rows))
     return problems
 
 
