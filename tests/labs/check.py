@@ -550,11 +550,15 @@ def load_durations():
         return {}
 
 
+_durations_lock = threading.Lock()
+
+
 def save_durations(new):
-    known = load_durations()
-    known.update(new)
-    os.makedirs(WORK, exist_ok=True)
-    tree.write_atomically(DURATIONS, json.dumps(known, indent=0, sort_keys=True))
+    with _durations_lock:
+        known = load_durations()
+        known.update(new)
+        os.makedirs(WORK, exist_ok=True)
+        tree.write_atomically(DURATIONS, json.dumps(known, indent=0, sort_keys=True))
 
 
 def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_early=False):
@@ -586,7 +590,11 @@ def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_earl
     if stop_early:  # the twin tests first: they fail fastest
         order = lab.twins() + lab.scenarios()
     futures = {pool.submit(one, c): c for c in order}
-    by_check = {futures[f]: f.result() for f in concurrent.futures.as_completed(futures)}
+    try:
+        by_check = {futures[f]: f.result() for f in concurrent.futures.as_completed(futures)}
+    except KeyboardInterrupt:  # Ctrl-C in make lab-watch: no test process outlives it
+        runner.stop()
+        raise
     outcomes = [by_check[c] for c in lab.checks]
     if not stop_early:
         save_durations({duration_key(lab, lang, o.check): o.seconds for o in outcomes})
