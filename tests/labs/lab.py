@@ -60,7 +60,7 @@ def lab_state(entry):
 
 
 def cmd_list(all_labs):
-    state = labs.load_state()
+    state = labs.recover(labs.load_state(), all_labs)
     print("Labs: write each chapter function yourself; the same tests judge it (docs/labs.md).\n")
     print("  %-2s  %-26s %-5s %-12s %s" % ("#", "function", "lang", "state", ""))
     n, nxt, current, last_lang = 0, None, None, "c"
@@ -74,6 +74,8 @@ def cmd_list(all_labs):
                 notes.append("passed %s" % e["done"])
             if e.get("in_tree"):
                 notes.append("your code is in %s" % lab.file(lang))
+                if e.get("recovered"):
+                    notes.append("its record was lost: the reference is git's committed version")
                 current = current or (lab, lang)
                 last_lang = lang
                 if e.get("last_check") and st != "done":
@@ -264,7 +266,7 @@ def compiler_errors(text, limit=40):
 
 
 def cmd_check(all_labs, lab, lang):
-    state = labs.load_state()
+    state = labs.recover(labs.load_state(), all_labs)
     key = lab.key(lang)
     entry = state["labs"].get(key, {})
     mine = entry.get("in_tree")

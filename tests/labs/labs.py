@@ -305,6 +305,19 @@ def save_state(state):
     tree.write_atomically(STATE_FILE, json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
+def recover(state, all_labs):
+    """Marks as in progress each lab whose function holds a skeleton's TODO(lab) lines with no
+    record of it (build/labs/ removed): its reference is then git's committed version."""
+    for lab in all_labs:
+        for lang in LANGS:
+            entry = state["labs"].setdefault(lab.key(lang), {})
+            if not entry.get("in_tree") and \
+                    TODO in function_text(lab, lang, tree.read(lab.file(lang))):
+                entry.update({"file": lab.file(lang), "in_tree": True, "recovered": now()})
+    state["labs"] = {k: v for k, v in state["labs"].items() if v}
+    return state
+
+
 def reference_copy(path):
     """Where the reference of a source file is kept while a lab in it is in progress."""
     return os.path.join(STATE_DIR, "reference", path)
