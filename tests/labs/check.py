@@ -254,6 +254,9 @@ def reference_traces(runner, ref, lang, scenarios, pool):
     failed, once the futures are done)."""
     d = os.path.join(WORK, "traces", "%s-%s" % (lang, ref.key(lang)))
     os.makedirs(d, exist_ok=True)
+    for old in os.listdir(os.path.dirname(d)):  # traces of an older reference
+        if re.match(r"^%s-[0-9a-f]{16}$" % lang, old) and old != os.path.basename(d):
+            shutil.rmtree(os.path.join(os.path.dirname(d), old), ignore_errors=True)
     todo = [s for s in scenarios if not os.path.exists(os.path.join(d, s + ".done"))]
     errors = {}
 
