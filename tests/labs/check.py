@@ -453,14 +453,37 @@ WALK_KO = os.path.join(tree.ROOT, "docs", "ko", "walkthrough.md")
 
 
 def headings(path):
+    """[(number of the `##` section, `###` heading)] of a walkthrough, in order."""
+    out, section = [], ""
     with open(path, encoding="utf-8") as f:
-        return [l.rstrip("\n").lstrip("#").strip() for l in f if re.match(r"^#{2,3} ", l)]
+        for line in f:
+            m = re.match(r"^## (\d+)\.", line)
+            if m:
+                section = m.group(1)
+            elif line.startswith("### "):
+                out.append((section, line[4:].strip()))
+    return out
 
 
-def walkthrough_ko(heading):
-    """The Korean walkthrough's heading at the place of the English one."""
+def walkthrough_section(ref):
+    """The index of a labs.toml walkthrough reference among the English walkthrough's
+    headings: `HEADING`, which must be unique, or `N / HEADING` in section N; None if absent."""
+    section, _, heading = ref.rpartition(" / ")
+    hits = [i for i, (n, h) in enumerate(headings(WALK_EN))
+            if h == heading and (not section or n == section)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def walkthrough_refs(step):
+    """[(English heading, its section number, Korean heading or None)] of a step."""
+    refs = step.walkthrough if isinstance(step.walkthrough, list) else [step.walkthrough]
     en, ko = headings(WALK_EN), headings(WALK_KO)
-    return ko[en.index(heading)] if heading in en and len(en) == len(ko) else None
+    out = []
+    for ref in refs:
+        i = walkthrough_section(ref)
+        if i is not None:
+            out.append((en[i][1], en[i][0], ko[i][1] if len(ko) == len(en) else None))
+    return out
 
 
 def plain(heading):
@@ -472,11 +495,13 @@ def read_more(step):
     if step.man:
         lines.append("man:      " + ", ".join("man %s %s" % (m[m.index("(") + 1:-1], m[:m.index("(")])
                                              for m in step.man))
-    if step.walkthrough:
-        lines.append("read:     docs/walkthrough.md, \"%s\"" % plain(step.walkthrough))
-        ko = walkthrough_ko(step.walkthrough)
-        if ko:
-            lines.append("읽을 곳:  docs/ko/walkthrough.md, \"%s\"" % plain(ko))
+    refs = walkthrough_refs(step)
+    if refs:
+        lines.append("read:     docs/walkthrough.md, section " + "; ".join(
+            "%s \"%s\"" % (n, plain(en)) for en, n, _ in refs))
+        if all(ko for _, _, ko in refs):
+            lines.append("읽을 곳:  docs/ko/walkthrough.md, " + "; ".join(
+                "%s절 \"%s\"" % (n, plain(ko)) for _, n, ko in refs))
     if step.pitfall:
         lines.append("pitfall:  docs/pitfalls.md #%d (make pitfall N=%d)" % (step.pitfall, step.pitfall))
     return lines

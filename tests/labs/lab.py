@@ -479,12 +479,14 @@ def validate(all_labs):
                 problems.append("%s step %s: unknown hint key" % (where, s.id))
             if not s.man:
                 problems.append("%s step %s: no man page" % (where, s.id))
-            if s.walkthrough not in walk:
-                problems.append("%s step %s: no section '%s' in docs/walkthrough.md" % (
-                    where, s.id, s.walkthrough))
-            elif not check.walkthrough_ko(s.walkthrough):
-                problems.append("%s step %s: docs/ko/walkthrough.md has no section at the place "
-                                "of '%s'" % (where, s.id, s.walkthrough))
+            refs = s.walkthrough if isinstance(s.walkthrough, list) else [s.walkthrough]
+            for ref in refs:
+                if not isinstance(ref, str) or check.walkthrough_section(ref) is None:
+                    problems.append("%s step %s: no single section '%s' in docs/walkthrough.md "
+                                    "(write 'N / HEADING' for the one in section N)" % (
+                                        where, s.id, ref))
+            if len(walk) != len(check.headings(check.WALK_KO)):
+                problems.append("docs/ko/walkthrough.md has not the sections of docs/walkthrough.md")
             if s.pitfall is not None and s.pitfall not in pitfalls:
                 problems.append("%s step %s: no pitfall %d in docs/pitfalls.md" % (
                     where, s.id, s.pitfall))
