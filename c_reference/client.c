@@ -21,7 +21,7 @@
 static int clear_nonblocking(int fd)
 {
     int flags = fcntl(fd, F_GETFL, 0);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) { /* fix #25: checked */
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) { /* fix #28: checked */
         perror_keep_errno("fcntl");
         return -1;
     }
@@ -86,7 +86,7 @@ static int wait_interrupted_connect(int fd, const struct timespec *start,
  * prints "Connected to ADDR:PORT" on stderr.
  * Returns the connected fd, or -1 with errno set after printing which call failed. A signal
  * or a stop and continue that interrupts connect() is not a failure: the handshake is awaited
- * until the same 5 s deadline (fix #38). */
+ * until the same 5 s deadline (fix #23). */
 int tcp_client_connect(const char *server_addr, uint16_t server_port)
 {
     int sock_fd;
@@ -125,24 +125,24 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
 
     if (setsockopt(sock_fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout)) < 0 ||
         setsockopt(sock_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout)) < 0) {
-        perror_keep_errno("setsockopt"); /* fix #24: the chapter ignores both results */
+        perror_keep_errno("setsockopt"); /* fix #27: the chapter ignores both results */
         close(sock_fd);
         return -1;
     }
     TRACE("[connect step 3] setsockopt(SO_SNDTIMEO, SO_RCVTIMEO: 5 s) -> 0");
 
     /* Step 4: connect() - the three-way handshake. */
-    struct timespec start; /* fix #38: the deadline, should a signal interrupt connect() */
+    struct timespec start; /* fix #23: the deadline, should a signal interrupt connect() */
     clock_gettime(CLOCK_MONOTONIC, &start); /* cannot fail: a valid clock and pointer */
     if (connect(sock_fd, (struct sockaddr *)&server, sizeof(server)) < 0) {
-        if (errno == EINTR) { /* fix #38: Ctrl-Z and fg, or a signal: the handshake goes on */
+        if (errno == EINTR) { /* fix #23: Ctrl-Z and fg, or a signal: the handshake goes on */
             TRACE("[connect step 4] connect -> EINTR: the handshake goes on, select() for it");
             if (wait_interrupted_connect(sock_fd, &start, &timeout) < 0) {
                 close(sock_fd);
                 return -1;
             }
         } else {
-            if (errno == EINPROGRESS) /* fix #13: Linux's word for "SO_SNDTIMEO expired" */
+            if (errno == EINPROGRESS) /* fix #12: Linux's word for "SO_SNDTIMEO expired" */
                 errno = ETIMEDOUT;
             perror_keep_errno("connect");
             close(sock_fd);
@@ -151,7 +151,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
     }
     TRACE("[connect step 4] connect %s:%u -> 0", server_addr, server_port);
 
-    /* fix #14: stderr, so that stdout carries only the data */
+    /* fix #13: stderr, so that stdout carries only the data */
     fprintf(stderr, "Connected to %s:%u\n", server_addr, server_port);
 
     return sock_fd;
@@ -202,7 +202,7 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
           ret == 0 ? "connected at once" : "EINPROGRESS: the handshake goes on, wait for it");
 
     if (ret == 0) {
-        /* Connected at once. fix #10: the chapter returned here still non-blocking. */
+        /* Connected at once. fix #24: the chapter returned here still non-blocking. */
         if (clear_nonblocking(sock_fd) < 0) {
             close(sock_fd);
             return -1;
@@ -236,13 +236,13 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
 
     /* Step 7: select() on writability only. On EINTR the set is left untouched (select(2)) and
      * Linux, where POSIX leaves it open, writes the time left into the timeout (fs/select.c,
-     * poll_select_finish), so retrying keeps the deadline (fix #12: retried). */
+     * poll_select_finish), so retrying keeps the deadline (fix #11: retried). */
     do {
         ret = select(sock_fd + 1, NULL, &write_fds, NULL, &timeout);
     } while (ret < 0 && errno == EINTR);
 
     if (ret <= 0) {
-        if (ret == 0) { /* fix #11: the chapter returns -1 with no errno and no message */
+        if (ret == 0) { /* fix #10: the chapter returns -1 with no errno and no message */
             errno = ETIMEDOUT;
             perror_keep_errno("connect");
         } else {
@@ -257,20 +257,20 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     int error;
     socklen_t len = sizeof(error);
     if (getsockopt(sock_fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) {
-        perror_keep_errno("getsockopt SO_ERROR"); /* fix #11: reported */
+        perror_keep_errno("getsockopt SO_ERROR"); /* fix #10: reported */
         close(sock_fd);
         return -1;
     }
 
     if (error != 0) {
         errno = error; /* e.g. ECONNREFUSED */
-        perror_keep_errno("connect"); /* fix #11: reported */
+        perror_keep_errno("connect"); /* fix #10: reported */
         close(sock_fd);
         return -1;
     }
     TRACE("[nonblocking step 8] getsockopt(SO_ERROR) -> 0, error 0");
 
-    /* Step 9: back to blocking mode for ordinary send()/recv() (fix #25: fcntl checked). */
+    /* Step 9: back to blocking mode for ordinary send()/recv() (fix #28: fcntl checked). */
     if (clear_nonblocking(sock_fd) < 0) {
         close(sock_fd);
         return -1;

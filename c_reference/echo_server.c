@@ -19,7 +19,7 @@ int main(int argc, char *argv[])
     uint16_t port;
     const char *addr = "127.0.0.1";
 
-    /* fix #37: fds 0-2 open before anything else, so no socket can become stdin/stdout/stderr. */
+    /* fix #22: fds 0-2 open before anything else, so no socket can become stdin/stdout/stderr. */
     if (open_standard_fds() < 0)
         return 1;
 

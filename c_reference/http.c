@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* fix #17: the chapter hands the host name straight to inet_pton(), which accepts only
+/* fix #16: the chapter hands the host name straight to inet_pton(), which accepts only
  * dotted-quad text. getaddrinfo() turns a name (or a literal) into an IPv4 address. */
 static int resolve_ipv4(const char *host, char *ip, socklen_t ip_len)
 {
@@ -39,15 +39,15 @@ static int resolve_ipv4(const char *host, char *ip, socklen_t ip_len)
 
 /* GET path from host:port; prints "HTTP Response:", every byte received, and a newline.
  * Returns 0 once a response arrived (any status), -1 after printing what failed.
- * fix #22: the chapter returns void; the caller needs to know for its exit code. */
+ * fix #20: the chapter returns void; the caller needs to know for its exit code. */
 int simple_http_client(const char *host, uint16_t port, const char *path)
 {
     int sock_fd;
     char request[1024];
-    char response[BUFFER_SIZE]; /* fix #16: reused per recv() and streamed out, so no 4 KiB cap */
+    char response[BUFFER_SIZE]; /* fix #15: reused per recv() and streamed out, so no 4 KiB cap */
     char ip[INET_ADDRSTRLEN];
 
-    /* Connect to the server. fix #17: the name is resolved first (resolve_ipv4). */
+    /* Connect to the server. fix #16: the name is resolved first (resolve_ipv4). */
     if (resolve_ipv4(host, ip, sizeof(ip)) < 0)
         return -1;
     TRACE("[http step 1] getaddrinfo(%s) -> %s", host, ip);
@@ -57,7 +57,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     }
     TRACE("[http step 2] tcp_client_connect(%s, %u) -> fd %d", ip, port, sock_fd);
 
-    /* Build the request. fix #18, #19: Host carries ":port" when the port is not 80 (RFC 9110
+    /* Build the request. fix #17, #18: Host carries ":port" when the port is not 80 (RFC 9110
      * 7.2), and a request that does not fit is refused instead of cut short. */
     int len;
     if (port == 80)
@@ -82,7 +82,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     }
     TRACE("[http step 3] request: GET %s, %d bytes", path, len);
 
-    /* Send the request. fix #20: loop, as handle_client does; send() may write less. */
+    /* Send the request. fix #25: loop, as handle_client does; send() may write less. */
     size_t sent_total = 0;
     while (sent_total < (size_t)len) {
         ssize_t sent = send(sock_fd, request + sent_total, (size_t)len - sent_total,
@@ -98,7 +98,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     }
     TRACE("[http step 4] send() -> %zu bytes", sent_total);
 
-    /* Receive until the server closes (Connection: close). fix #16: each chunk goes to stdout
+    /* Receive until the server closes (Connection: close). fix #15: each chunk goes to stdout
      * as it arrives, with write(), so nothing is cut at 4 KiB or at a NUL byte. */
     ssize_t total = 0;
     ssize_t n;
@@ -118,7 +118,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     }
 
     /* The loop ended at EOF or on an error: only EOF after some bytes is a response. */
-    if (n < 0) { /* fix #21: the chapter treats a failed recv() like the end of the response */
+    if (n < 0) { /* fix #19: the chapter treats a failed recv() like the end of the response */
         if (errno == EAGAIN) /* SO_RCVTIMEO expired */
             errno = ETIMEDOUT;
         perror_keep_errno("recv");
@@ -126,7 +126,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
         return -1;
     }
 
-    if (total == 0) { /* fix #22: nothing at all is an error, not an empty success */
+    if (total == 0) { /* fix #20: nothing at all is an error, not an empty success */
         fprintf(stderr, "recv: connection closed before any response\n");
         close(sock_fd);
         errno = ECONNRESET;

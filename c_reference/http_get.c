@@ -18,7 +18,7 @@ int main(int argc, char *argv[])
 {
     uint16_t port;
 
-    /* fix #37: fds 0-2 open before anything else, so no socket can become stdin/stdout/stderr. */
+    /* fix #22: fds 0-2 open before anything else, so no socket can become stdin/stdout/stderr. */
     if (open_standard_fds() < 0)
         return 1;
 

@@ -21,16 +21,16 @@
 void setup_signal_handlers(void)
 {
     /* SIGPIPE ignored: a send() to a peer that has gone fails with EPIPE instead. */
-    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* fix #23: result checked */
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* fix #26: result checked */
         perror_keep_errno("signal SIGPIPE");
 
     /* SIGCHLD with SA_NOCLDWAIT: exited children are reaped by the kernel (자동 회수). */
     struct sigaction sa;
-    memset(&sa, 0, sizeof(sa)); /* fix #23: no uninitialised fields reach the kernel */
+    memset(&sa, 0, sizeof(sa)); /* fix #26: no uninitialised fields reach the kernel */
     sa.sa_handler = SIG_DFL;
     sa.sa_flags = SA_NOCLDWAIT;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGCHLD, &sa, NULL) < 0) /* fix #23: result checked */
+    if (sigaction(SIGCHLD, &sa, NULL) < 0) /* fix #26: result checked */
         perror_keep_errno("sigaction SIGCHLD");
 }
 
@@ -109,7 +109,7 @@ int create_tcp_server(const char *addr, uint16_t port)
     }
     TRACE("[step 5] listen(backlog %d) -> 0", LISTEN_BACKLOG);
 
-    /* fix #15: read the bound address back, so port 0 prints the port the kernel chose. */
+    /* fix #14: read the bound address back, so port 0 prints the port the kernel chose. */
     socklen_t addr_len = sizeof(server_addr);
     if (getsockname(server_fd, (struct sockaddr *)&server_addr, &addr_len) < 0) {
         perror_keep_errno("getsockname");

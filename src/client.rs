@@ -21,7 +21,7 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFL, 0) };
     // SAFETY: F_SETFL takes an int argument.
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        // fix #25: checked
+        // fix #28: checked
         perror_keep_errno(c"fcntl");
         return -1;
     }
@@ -127,7 +127,7 @@ unsafe fn wait_interrupted_connect(
 /// Chapter 7.1.3, `tcp_client_connect`; wraps `socket(2)`, `inet_pton(3)`, `setsockopt(2)`
 /// (`SO_SNDTIMEO`, `SO_RCVTIMEO`) and `connect(2)`.
 ///
-/// Prints `Connected to ADDR:PORT` on stderr (fix #14: the chapter uses stdout, which the
+/// Prints `Connected to ADDR:PORT` on stderr (fix #13: the chapter uses stdout, which the
 /// programs keep for data).
 ///
 /// # Errors
@@ -136,7 +136,7 @@ unsafe fn wait_interrupted_connect(
 /// `ETIMEDOUT` when the handshake outlasts `SO_SNDTIMEO` (Linux reports `EINPROGRESS` there;
 /// translated, see `docs/pitfalls.md`). A signal or a stop and continue that interrupts
 /// `connect` (`EINTR`) is not an error: the handshake is awaited until the same 5 s deadline
-/// (fix #38, `docs/pitfalls.md` #10).
+/// (fix #23, `docs/pitfalls.md` #10).
 ///
 /// # Safety
 /// `server_addr` must point to a NUL-terminated string valid for the call.
@@ -210,7 +210,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
             ) < 0
     };
     if failed {
-        // fix #24: the chapter ignores both results
+        // fix #27: the chapter ignores both results
         // SAFETY: `sock_fd` is ours to close.
         unsafe {
             perror_keep_errno(c"setsockopt");
@@ -224,7 +224,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     let mut start = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
-    }; // fix #38: the deadline, should a signal interrupt connect()
+    }; // fix #23: the deadline, should a signal interrupt connect()
     // SAFETY: `start` is a live timespec; cannot fail with a valid clock and pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut start) };
     // SAFETY: `server` is a live sockaddr_in and its exact size is passed.
@@ -237,7 +237,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     } < 0
     {
         if errno().0 == libc::EINTR {
-            // fix #38: Ctrl-Z and fg, or a signal: the handshake goes on
+            // fix #23: Ctrl-Z and fg, or a signal: the handshake goes on
             trace_step!(
                 "[connect step 4] connect -> EINTR: the handshake goes on, select() for it"
             );
@@ -249,7 +249,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
             }
         } else {
             if errno().0 == libc::EINPROGRESS {
-                // fix #13: Linux's word for "SO_SNDTIMEO expired"
+                // fix #12: Linux's word for "SO_SNDTIMEO expired"
                 set_errno(Errno(libc::ETIMEDOUT));
             }
             // SAFETY: `sock_fd` is ours to close.
@@ -267,7 +267,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
         server_port
     );
 
-    // fix #14: stderr, so that stdout carries only the data
+    // fix #13: stderr, so that stdout carries only the data
     // SAFETY: `server_addr` is a valid C string (caller).
     let addr = unsafe { std::ffi::CStr::from_ptr(server_addr) }.to_string_lossy();
     eprintf_line!("Connected to {}:{}", addr, server_port);
@@ -284,7 +284,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
 /// Returns -1 with `errno` set, after reporting on stderr: `EINVAL` for an address that is
 /// not an IPv4 literal (fix #8: the chapter ignored it) or for a socket fd >= `FD_SETSIZE`,
 /// which `select` cannot watch (fix #9: in the chapter's C, `FD_SET` on it is undefined behaviour);
-/// `ETIMEDOUT` when `timeout_ms` passes (fix #11: the chapter left errno unset); the handshake's
+/// `ETIMEDOUT` when `timeout_ms` passes (fix #10: the chapter left errno unset); the handshake's
 /// own error from `SO_ERROR`, e.g. `ECONNREFUSED`.
 ///
 /// # Safety
@@ -375,7 +375,7 @@ pub unsafe fn tcp_connect_nonblocking(
     );
 
     if ret == 0 {
-        // Connected at once. fix #10: the chapter returned here still non-blocking.
+        // Connected at once. fix #24: the chapter returned here still non-blocking.
         // SAFETY: `sock_fd` is ours.
         if unsafe { clear_nonblocking(sock_fd) } < 0 {
             // SAFETY: `sock_fd` is ours to close.
@@ -423,7 +423,7 @@ pub unsafe fn tcp_connect_nonblocking(
 
     // Step 7: select() on writability only. On EINTR the set is left untouched (select(2)) and
     // Linux, where POSIX leaves it open, writes the time left into the timeout (fs/select.c,
-    // poll_select_finish), so retrying keeps the deadline (fix #12: retried).
+    // poll_select_finish), so retrying keeps the deadline (fix #11: retried).
     loop {
         // SAFETY: `write_fds` and `timeout` are live; the other sets may be null.
         ret = unsafe {
@@ -442,7 +442,7 @@ pub unsafe fn tcp_connect_nonblocking(
 
     if ret <= 0 {
         if ret == 0 {
-            // fix #11: the chapter returns -1 with no errno and no message
+            // fix #10: the chapter returns -1 with no errno and no message
             set_errno(Errno(libc::ETIMEDOUT));
             perror_keep_errno(c"connect");
         } else {
@@ -470,7 +470,7 @@ pub unsafe fn tcp_connect_nonblocking(
     if rc < 0 {
         // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            perror_keep_errno(c"getsockopt SO_ERROR"); // fix #11: reported
+            perror_keep_errno(c"getsockopt SO_ERROR"); // fix #10: reported
             libc::close(sock_fd);
         }
         return -1;
@@ -480,14 +480,14 @@ pub unsafe fn tcp_connect_nonblocking(
         set_errno(Errno(error)); // e.g. ECONNREFUSED
         // SAFETY: `sock_fd` is ours to close.
         unsafe {
-            perror_keep_errno(c"connect"); // fix #11: reported
+            perror_keep_errno(c"connect"); // fix #10: reported
             libc::close(sock_fd);
         }
         return -1;
     }
     trace_step!("[nonblocking step 8] getsockopt(SO_ERROR) -> 0, error 0");
 
-    // Step 9: back to blocking mode for ordinary send()/recv() (fix #25: fcntl checked).
+    // Step 9: back to blocking mode for ordinary send()/recv() (fix #28: fcntl checked).
     // SAFETY: `sock_fd` is ours.
     if unsafe { clear_nonblocking(sock_fd) } < 0 {
         // SAFETY: `sock_fd` is ours to close.

@@ -15,7 +15,7 @@ use crate::util::{INET_ADDRSTRLEN, c_text, inet_ntop, perror_keep_errno, write_a
 /// The chapter's `char request[1024]`: a request must fit, NUL included.
 const REQUEST_SIZE: usize = 1024;
 
-/// fix #17: the chapter hands the host name straight to `inet_pton()`, which accepts only
+/// fix #16: the chapter hands the host name straight to `inet_pton()`, which accepts only
 /// dotted-quad text. `getaddrinfo(3)` turns a name (or a literal) into an IPv4 address,
 /// written into `ip` as text. 0 on success; -1 (errno `ENOENT`) after printing why.
 ///
@@ -63,10 +63,10 @@ unsafe fn resolve_ipv4(host: *const c_char, ip: &mut [c_char; INET_ADDRSTRLEN]) 
 /// a newline. Chapter 7.1.3, `simple_http_client`; wraps `getaddrinfo(3)`,
 /// [`tcp_client_connect`], `send(2)` and `recv(2)`.
 ///
-/// `host` may be an IPv4 literal or a name (fix #17: resolved first). The `Host` header carries
-/// `:port` when the port is not 80 (fix #18). The response is streamed to stdout as it arrives,
-/// so it is never cut at 4 KiB or at a NUL byte (fix #16). Returns 0 once a response arrived,
-/// whatever its status (fix #22: the chapter returns `void`; the program needs an exit code).
+/// `host` may be an IPv4 literal or a name (fix #16: resolved first). The `Host` header carries
+/// `:port` when the port is not 80 (fix #17). The response is streamed to stdout as it arrives,
+/// so it is never cut at 4 KiB or at a NUL byte (fix #15). Returns 0 once a response arrived,
+/// whatever its status (fix #20: the chapter returns `void`; the program needs an exit code).
 ///
 /// # Errors
 /// Returns -1 with `errno` set after reporting on stderr: `ENOENT` for a name that does not
@@ -78,10 +78,10 @@ unsafe fn resolve_ipv4(host: *const c_char, ip: &mut [c_char; INET_ADDRSTRLEN]) 
 /// `host` and `path` must point to NUL-terminated strings valid for the call; fd 1 (stdout)
 /// must be open.
 pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_char) -> c_int {
-    let mut response = [0u8; BUFFER_SIZE]; // fix #16: reused per recv() and streamed out
+    let mut response = [0u8; BUFFER_SIZE]; // fix #15: reused per recv() and streamed out
     let mut ip = [0 as c_char; INET_ADDRSTRLEN];
 
-    // Connect to the server. fix #17: the name is resolved first (resolve_ipv4).
+    // Connect to the server. fix #16: the name is resolved first (resolve_ipv4).
     // SAFETY: `host` is a valid C string (caller).
     if unsafe { resolve_ipv4(host, &mut ip) } < 0 {
         return -1;
@@ -106,7 +106,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
         sock_fd
     );
 
-    // Build the request. fix #18, #19: Host carries ":port" when the port is not 80 (RFC 9110 7.2),
+    // Build the request. fix #17, #18: Host carries ":port" when the port is not 80 (RFC 9110 7.2),
     // and a request that does not fit is refused instead of cut short.
     // SAFETY: `host` and `path` are valid C strings (caller).
     let (host, path) = unsafe {
@@ -137,7 +137,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
         request.len()
     );
 
-    // Send the request. fix #20: loop, as handle_client does; send() may write less.
+    // Send the request. fix #25: loop, as handle_client does; send() may write less.
     let mut sent_total = 0;
     while sent_total < request.len() {
         let rest = &request[sent_total..];
@@ -165,7 +165,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     }
     trace_step!("[http step 4] send() -> {} bytes", sent_total);
 
-    // Receive until the server closes (Connection: close). fix #16: each chunk goes to stdout as
+    // Receive until the server closes (Connection: close). fix #15: each chunk goes to stdout as
     // it arrives, with write(), so nothing is cut at 4 KiB or at a NUL byte.
     let mut total: isize = 0;
     let mut n;
@@ -196,7 +196,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
 
     // The loop ended at EOF or on an error: only EOF after some bytes is a response.
     if n < 0 {
-        // fix #21: the chapter treats a failed recv() like the end of the response
+        // fix #19: the chapter treats a failed recv() like the end of the response
         if errno().0 == libc::EAGAIN {
             // SO_RCVTIMEO expired
             set_errno(Errno(libc::ETIMEDOUT));
@@ -210,7 +210,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     }
 
     if total == 0 {
-        // fix #22: nothing at all is an error, not an empty success
+        // fix #20: nothing at all is an error, not an empty success
         eprintf_line!("recv: connection closed before any response");
         // SAFETY: `sock_fd` is ours to close.
         unsafe { libc::close(sock_fd) };

@@ -55,12 +55,12 @@ pub unsafe fn setup_signal_handlers() {
     // SIGPIPE ignored: a send() to a peer that has gone fails with EPIPE instead.
     // SAFETY: `SIG_IGN` is a valid disposition for SIGPIPE.
     if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
-        // fix #23: result checked
+        // fix #26: result checked
         perror_keep_errno(c"signal SIGPIPE");
     }
 
     // SIGCHLD with SA_NOCLDWAIT: exited children are reaped by the kernel (자동 회수).
-    // SAFETY: `struct sigaction` is plain data; all-zero is a valid value (fix #23: the C zeroes
+    // SAFETY: `struct sigaction` is plain data; all-zero is a valid value (fix #26: the C zeroes
     // it too, so no uninitialised field reaches the kernel).
     let mut sa: libc::sigaction = unsafe { mem::zeroed() };
     sa.sa_sigaction = libc::SIG_DFL;
@@ -69,7 +69,7 @@ pub unsafe fn setup_signal_handlers() {
     unsafe { libc::sigemptyset(&mut sa.sa_mask) };
     // SAFETY: `sa` is initialised; a null old-action pointer is allowed.
     if unsafe { libc::sigaction(libc::SIGCHLD, &sa, ptr::null_mut()) } < 0 {
-        // fix #23: result checked
+        // fix #26: result checked
         perror_keep_errno(c"sigaction SIGCHLD");
     }
 }
@@ -81,7 +81,7 @@ pub unsafe fn setup_signal_handlers() {
 /// Steps as in the chapter: `socket` → `setsockopt(SO_REUSEADDR)` → `setsockopt(SO_REUSEPORT)`
 /// → address → `bind` → `listen`. A null `addr` binds every interface (`INADDR_ANY`); port 0
 /// lets the kernel choose. Prints `TCP server listening on ADDR:PORT` with the address really
-/// bound (fix #15: read back with `getsockname`, so port 0 shows the chosen port).
+/// bound (fix #14: read back with `getsockname`, so port 0 shows the chosen port).
 ///
 /// # Errors
 /// Returns -1 with `errno` set, after reporting the failing call on stderr: `EINVAL` for an
@@ -210,7 +210,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     }
     trace_step!("[step 5] listen(backlog {}) -> 0", LISTEN_BACKLOG);
 
-    // fix #15: read the bound address back, so port 0 prints the port the kernel chose.
+    // fix #14: read the bound address back, so port 0 prints the port the kernel chose.
     let mut addr_len = SOCKADDR_IN_LEN;
     // SAFETY: `server_addr` is writable for `addr_len` bytes.
     let rc = unsafe {

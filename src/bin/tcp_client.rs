@@ -16,7 +16,7 @@ fn usage() -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    // fix #37: fds 0-2 are open before anything else, so no socket can become stdin, stdout or
+    // fix #22: fds 0-2 are open before anything else, so no socket can become stdin, stdout or
     // stderr. The C calls open_standard_fds() here; Rust's runtime has done the same before
     // main (see `tcp_chapter::util`, "Closed fds 0-2").
     let argv = c_args();

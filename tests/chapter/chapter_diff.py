@@ -6,7 +6,7 @@ docs/deviations.md that explain it.
 Both sides are compared as code, not as text: comments are dropped, each statement is put on
 a line of its own and re-indented, so a statement we merely re-wrapped is not a difference.
 Two things are left out of every hunk and said once at the top: `perror_keep_errno` is shown
-as `perror` (deviation #22a, in every function) and `TRACE(...)` narration lines (#36).
+as `perror` (deviation #21, in every function) and `TRACE(...)` narration lines (#37).
 
 A hunk is labelled by the `fix #N` tags of the comments on or just above the lines it adds or
 changes in ours (c_reference/*.c). A hunk without a tag, a tag that is not a row of
@@ -154,7 +154,7 @@ def code_lines(numbered):
     """Normalised, re-indented statements: [(first, last, text)], TRACE lines dropped."""
     stmts, depth, out = statements(strip_comments(numbered)), 0, []
     for first, last, text in stmts:
-        if "TRACE(" in text or "traced_echo" in text:  # the narration and its flag (#36)
+        if "TRACE(" in text or "traced_echo" in text:  # the narration and its flag (#37)
             continue
         text = normalise(text)
         # a preprocessor line ends at its newline, not at ; { }: split it off
@@ -256,7 +256,8 @@ def diff_function(name, file, show, rows):
             label = "NOT EXPLAINED: no 'fix #N' tag at %s" % where
             problems.append("%s: hunk at %s has no 'fix #N' tag" % (name, where))
         else:
-            label = "deviation " + ", ".join("#" + t for t in tags) + " (%s)" % where
+            ordered = sorted(tags, key=lambda t: (int(re.match(r"\d+", t).group()), t))
+            label = "deviation " + ", ".join("#" + t for t in ordered) + " (%s)" % where
         if unknown:
             problems.append("%s: tag(s) %s at %s are not rows of docs/deviations.md" % (
                 name, ", ".join("#" + t for t in unknown), where))
@@ -287,7 +288,7 @@ def main():
         print("--- c_reference/chapter/ (the chapter's code as printed)")
         print("+++ c_reference/ (ours)")
         print("Code only: comments dropped, one statement per line. Everywhere, and not shown:")
-        print("perror_keep_errno() is shown as perror() (#22a); TRACE() narration is left out (#36).")
+        print("perror_keep_errno() is shown as perror() (#21); TRACE() narration is left out (#37).")
     total, problems = 0, []
     for name, file in wanted:
         if not check:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# glibc's perror() and errno, for pitfall 8 / deviation 22a (not a chapter claim).
+# glibc's perror() and errno, for pitfall 8 / deviation 21 (not a chapter claim).
 # glibc stdio-common/perror.c: while stderr has no orientation yet (nothing written to it through
 # stdio), perror writes through a temporary stream, fdopen(dup(2), "w+"), "so as not to change the
 # orientation of stderr" (C11 7.21.10.4 forbids perror to change it). fdopen with "w+" needs a

@@ -61,7 +61,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ("http_get::bad_args_too_many", |i| {
         usage_cases(i, &[&["127.0.0.1", "{P}", "/", "extra"]])
     }),
-    // docs/deviations.md #31a: a space or CR LF would break or smuggle into the request.
+    // docs/deviations.md #34: a space or CR LF would break or smuggle into the request.
     ("http_get::bad_args_host_or_path_not_visible_ascii", |i| {
         usage_cases(
             i,
