@@ -62,6 +62,15 @@ def listener(backlog=128, reuseaddr=False, reuseport=False, port=0):
     return s
 
 
+def pair():
+    """A connected TCP pair on loopback: (client end, server end)."""
+    lst = listener()
+    a = socket.create_connection(lst.getsockname())
+    b, _ = lst.accept()
+    lst.close()
+    return a, b
+
+
 def port_of(s):
     return s.getsockname()[1]
 

@@ -10,15 +10,8 @@ import os
 import socket
 import time
 
-from claimlib import done, errname, linger0, listener, show, title, verdict
+from claimlib import done, errname, linger0, pair, show, title, verdict
 
-
-def pair():
-    lst = listener()
-    a = socket.create_connection(lst.getsockname())
-    b, _ = lst.accept()
-    lst.close()
-    return a, b
 
 
 def recv_err(s):

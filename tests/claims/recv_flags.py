@@ -9,15 +9,8 @@ import socket
 import threading
 import time
 
-from claimlib import done, errname, listener, show, title, verdict
+from claimlib import done, errname, pair, show, title, verdict
 
-
-def pair():
-    lst = listener()
-    a = socket.create_connection(lst.getsockname())
-    b, _ = lst.accept()
-    lst.close()
-    return a, b
 
 
 title("recv_flags", "MSG_DONTWAIT, MSG_WAITALL, MSG_PEEK and recv() == 0")

@@ -13,16 +13,9 @@ import socket
 import struct
 import time
 
-from claimlib import (LO, build, done, errname, libc, listener, show, start_server, title,
-                      verdict, wait_until)
+from claimlib import (build, done, errname, libc, LO, pair, show, start_server, title, verdict,
+                      wait_until)
 
-
-def pair():
-    lst = listener()
-    a = socket.create_connection(lst.getsockname())
-    b, _ = lst.accept()
-    lst.close()
-    return a, b
 
 
 def child_status(st):
