@@ -10,7 +10,7 @@
 //! when it passes or fails otherwise, so the declarations cannot go stale.
 //!
 //! The harness is libtest-mimic's (`harness = false`), so the arguments are libtest's: a
-//! name filter, `--exact`, `--skip`, `--list`, `--ignored`, `--test-threads` (default 6 here,
+//! name filter, `--exact`, `--skip`, `--list`, `--ignored`, `--test-threads` (default 10 here,
 //! or `RUST_TEST_THREADS`: most scenarios wait on I/O), `--format`, `-q`. Each scenario runs
 //! under a deadline (`SUITE_DEADLINE_SECS`, default 60) after which every process it
 //! spawned is killed and it fails (a hang is a result, never a harness hang). A scenario that
@@ -160,7 +160,9 @@ fn print_compare(
 
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
-    common::default_test_threads(&mut args, 6);
+    // Most scenarios wait (on a peer, a timeout, the chapter's code stuck on a buffered line):
+    // 10 at once keep 2 cores busy without starving the few that copy 64 MiB.
+    common::default_test_threads(&mut args, 10);
     let impls = match Impl::from_env("all") {
         Ok(impls) => impls,
         Err(e) => {

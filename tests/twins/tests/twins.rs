@@ -635,6 +635,13 @@ const PATH_ENV: &str = "TCP_CHAPTER_TWIN_PATH";
 /// libtest starts as usual.
 extern "C" fn child_role() {
     let Some(role) = std::env::var_os(ROLE_ENV) else {
+        // Most twin tests wait on a peer or a 5 s timeout: run 6 at once unless told otherwise
+        // (libtest reads RUST_TEST_THREADS in main, after this).
+        if std::env::var_os("RUST_TEST_THREADS").is_none() {
+            // SAFETY: this runs from .init_array, before main: the process has one thread, so
+            // nothing can read the environment concurrently.
+            unsafe { std::env::set_var("RUST_TEST_THREADS", "6") };
+        }
         return;
     };
     // Drop every fd inherited without FD_CLOEXEC (a chapter socket of a concurrent test), so
