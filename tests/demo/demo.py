@@ -44,7 +44,7 @@ SCENES = [
         "ko": ("서버를 시작하고 리스닝 소켓 보기",
                "echo_server는 챕터의 1-5단계를 실행합니다(TRACE=1이 하나씩 해설함): socket, SO_REUSEADDR와 "
                "SO_REUSEPORT, bind, listen(128). ss는 LISTEN 상태의 소켓을 보여 주며, 리스닝 소켓에서 "
-               "Send-Q는 backlog입니다."),
+               "Send-Q는 백로그입니다."),
     },
     {
         "en": ("Two clients, two children",
@@ -63,7 +63,7 @@ SCENES = [
                "FIN first, the client, keeps the connection in TIME-WAIT."),
         "ko": ("클라이언트가 떠나고 자식은 자동 회수",
                "Ctrl-D는 클라이언트마다 한쪽 방향을 닫습니다(shutdown SHUT_WR). 자식은 EOF를 읽고 "
-               "close하고(9단계) 끝납니다. SA_NOCLDWAIT 덕분에 커널이 자식을 자동 회수하므로 좀비가 "
+               "소켓을 닫은 뒤(9단계) 끝납니다. SA_NOCLDWAIT 덕분에 커널이 자식을 자동 회수하므로 좀비가 "
                "없습니다(STAT Z 없음). FIN을 먼저 보낸 쪽, 곧 클라이언트가 연결을 TIME-WAIT에 "
                "남깁니다."),
     },
@@ -77,10 +77,10 @@ SCENES = [
                "change nothing here."),
         "ko": ("서버를 죽이고 같은 포트에서 곧바로 재시작",
                "클라이언트가 연결된 채로 Ctrl-C가 서버와 그 자식을 죽입니다. 이번에는 서버 쪽이 먼저 "
-               "닫았으므로 TIME-WAIT가 서버의 포트에 Linux에서 60초 동안 남습니다. Linux는 새 소켓과 "
+               "닫았으므로 TIME-WAIT가 서버의 포트에 남습니다(Linux에서 60초). Linux는 새 소켓과 "
                "옛 소켓이 SO_REUSEADDR를 함께 가지거나 SO_REUSEPORT를 함께 가지면 새 소켓이 그 포트에 "
-               "bind하게 해 줍니다(echo_server는 둘 다 설정했음). 옵션이 둘 다 없으면 EADDRINUSE, 하나만 "
-               "있어도 bind되고, 둘 다 가진 echo_server는 곧바로 재시작합니다. 서버에서 둘 중 하나를 "
+               "바인드하게 해 줍니다(echo_server는 둘 다 설정했음). 옵션이 둘 다 없으면 EADDRINUSE, 하나만 "
+               "있어도 바인드되고, 둘 다 가진 echo_server는 곧바로 재시작합니다. 서버에서 둘 중 하나를 "
                "지워도 여기서는 달라지는 것이 없습니다."),
     },
     {
@@ -88,7 +88,7 @@ SCENES = [
                "A listener with listen(fd, 0) and one connection nobody accepts: the kernel drops further "
                "SYNs. The blocking client gives up after SO_SNDTIMEO (5 s), the non-blocking one after its "
                "select() timeout; both say 'connect: Connection timed out'."),
-        "ko": ("backlog가 가득 찬 포트에 연결",
+        "ko": ("백로그가 가득 찬 포트에 연결",
                "listen(fd, 0)에 아무도 accept하지 않는 연결 하나가 걸린 리스닝 소켓: 커널은 그 뒤의 "
                "SYN을 버립니다. 블로킹 클라이언트는 SO_SNDTIMEO(5초) 뒤에, 비블로킹 클라이언트는 "
                "select() 타임아웃 뒤에 포기하며, 둘 다 'connect: Connection timed out'이라고 말합니다."),
