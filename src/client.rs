@@ -14,6 +14,9 @@ const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
 
 /// Clears `O_NONBLOCK` (step 9 of [`tcp_connect_nonblocking`]); 0, or -1 with `errno` set.
 ///
+/// # Errors
+/// Returns -1 with the errno of the `fcntl` that failed, after `fcntl: ...` on stderr.
+///
 /// # Safety
 /// `fd` must be an open file descriptor owned by the caller.
 unsafe fn clear_nonblocking(fd: c_int) -> c_int {
@@ -35,6 +38,11 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
 /// writability, then `SO_ERROR`, as [`tcp_connect_nonblocking`] does, until `limit` after
 /// `start` (`CLOCK_MONOTONIC`). Returns 0 once connected, or -1 with `errno` set (`ETIMEDOUT`
 /// when time is up) after printing what failed.
+///
+/// # Errors
+/// Returns -1 with `errno` set, after reporting on stderr: `EINVAL` for an fd >= `FD_SETSIZE`,
+/// `ETIMEDOUT` when `limit` has passed, `select`'s or `getsockopt`'s own errno, or the
+/// handshake's error from `SO_ERROR` (e.g. `ECONNREFUSED`).
 ///
 /// # Safety
 /// `fd` must be an open socket owned by the caller.

@@ -77,6 +77,10 @@ pub fn is_visible_ascii(s: &CStr) -> bool {
 
 /// `write(2)` until all of `buf` is out, retrying `EINTR`; 0 on success, -1 with `errno` set.
 ///
+/// # Errors
+/// Returns -1 with `errno` set by the `write` that failed (e.g. `EPIPE`, `EBADF`); nothing is
+/// printed.
+///
 /// # Safety
 /// `fd` must be an open file descriptor the caller is entitled to write to.
 pub unsafe fn write_all(fd: c_int, mut buf: &[u8]) -> c_int {
