@@ -1378,7 +1378,11 @@ fn handle_client_echoes_1_mib_over_a_socketpair_then_closes<I: Chapter>() {
     session.join();
 }
 
-fn handle_client_completes_partial_writes_to_a_peer_with_a_tiny_receive_buffer<I: Chapter>() {
+/// Flow control, not partial writes: with both buffers at their minimum, every `send` must
+/// wait for the reader, yet a blocking `send` with no signal sleeps until all of it is queued
+/// (send(2)), so it never returns short here (a mutant that ignores short counts passes this
+/// test). Short counts, and the loop that finishes them, are the next test's.
+fn handle_client_echoes_4_mib_through_minimal_socket_buffers<I: Chapter>() {
     let (mine, theirs) = socketpair();
     set_sockopt_int(
         theirs.raw(),
@@ -1493,7 +1497,7 @@ fn handle_client_stops_on_epipe_and_closes_its_fd<I: Chapter>() {
 
 twin_test!(
     handle_client_echoes_1_mib_over_a_socketpair_then_closes,
-    handle_client_completes_partial_writes_to_a_peer_with_a_tiny_receive_buffer,
+    handle_client_echoes_4_mib_through_minimal_socket_buffers,
     handle_client_survives_eintr_in_recv,
     handle_client_survives_eintr_in_send_and_resumes_partial_writes,
     handle_client_stops_on_epipe_and_closes_its_fd,
