@@ -440,15 +440,59 @@ fn current_registry() -> Option<Registry> {
     REGISTRY.with(|r| r.borrow().clone())
 }
 
-/// Sends SIGKILL to a whole process group (the leader and everything it forked).
+/// Sends SIGKILL to a whole process group (the leader and everything it forked). Only for the
+/// group of a [`Proc`] whose leader is not reaped yet: its pid, and so the group's id, cannot
+/// belong to anyone else until then (see [`exit_status_unreaped`]).
 pub fn kill_group(pgid: i32) {
     if pgid > 0 {
-        // SAFETY: kill() has no memory-safety preconditions; a negative pid
-        // addresses the process group we created with process_group(0).
+        // SAFETY: kill() has no memory-safety preconditions; a negative pid addresses the
+        // process group of a leader we started with process_group(0) and have not reaped.
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
         }
     }
+}
+
+/// The exit status of our child `pid` once it has ended, without reaping it (`waitid` with
+/// `WNOWAIT`, waitid(2)): the zombie keeps the pid, and with it the process group id, out of
+/// the kernel's reach until [`Proc::kill`] has signalled the group. A reaped leader whose
+/// group is empty frees its number for the next process, and a later `kill(-pgid)` could hit
+/// a stranger's group (every program the suite starts leads a group; so do other users').
+fn exit_status_unreaped(pid: i32) -> io::Result<Option<ExitStatus>> {
+    // SAFETY: `siginfo_t` is plain data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `info` is a live siginfo_t; P_PID names one child of ours.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    // SAFETY: waitid filled `info` for SIGCHLD (or left it zeroed: WNOHANG, still running), so
+    // the child fields are the ones to read.
+    let (si_pid, si_status) = unsafe { (info.si_pid(), info.si_status()) };
+    if si_pid == 0 {
+        return Ok(None);
+    }
+    // The wait(2) status word std's ExitStatus wraps: code << 8, or the signal (| 0x80: core).
+    let raw = match info.si_code {
+        libc::CLD_EXITED => (si_status & 0xff) << 8,
+        libc::CLD_KILLED => si_status,
+        libc::CLD_DUMPED => si_status | 0x80,
+        _ => return Ok(None),
+    };
+    Ok(Some(ExitStatus::from_raw(raw)))
 }
 
 // ---------------------------------------------------------------------------
@@ -735,8 +779,9 @@ impl Proc {
         cmd.process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // Its own process group keeps a terminal's Ctrl-C from reaching it,
-        // so have the kernel kill it if the suite itself dies.
+        // Its own process group keeps a terminal's Ctrl-C from reaching it, so have the
+        // kernel kill it if the thread that spawned it ends (prctl(2): the parent *thread*;
+        // here the scenario's thread, which outlives its processes) or the suite dies.
         let die_with_parent = || {
             // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of the calling
             // process and is async-signal-safe.
@@ -836,10 +881,11 @@ impl Proc {
         self.stdin = None;
     }
 
-    /// Exit status if the program has ended, without waiting.
+    /// Exit status if the program has ended, without waiting. The leader stays a zombie (not
+    /// reaped) until [`Proc::kill`], so its group id stays ours.
     pub fn try_status(&mut self) -> Result<Option<ExitStatus>, String> {
         if self.status.is_none() {
-            match self.child.try_wait() {
+            match exit_status_unreaped(self.pid) {
                 Ok(Some(st)) => {
                     self.status = Some(st);
                     self.ended = Some(Instant::now());
@@ -900,22 +946,25 @@ impl Proc {
         }
     }
 
-    /// Kills the whole process group and reaps the leader.
+    /// Kills the whole process group, then reaps the leader: in this order, so the group id
+    /// cannot have been handed to another process when the signal goes out. The registry
+    /// forgets the group before the reap, for the same reason (the harness kills what it
+    /// lists, under its lock).
     pub fn kill(&mut self) {
         if self.killed {
             return;
         }
         self.killed = true;
         kill_group(self.pid);
-        if self.status.is_none()
-            && let Ok(st) = self.child.wait()
-        {
-            self.status = Some(st);
-        }
         if let Some(reg) = &self.registry {
             reg.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .retain(|&p| p != self.pid);
+        }
+        if let Ok(st) = self.child.wait()
+            && self.status.is_none()
+        {
+            self.status = Some(st);
         }
     }
 }
@@ -1621,7 +1670,8 @@ pub fn stop_and_continue_in_connect(p: &mut Proc, into: Duration) -> TestResult 
         return Err(format!("{} never blocked in connect()", p.label));
     }
     thread::sleep(into);
-    // SAFETY: kill() has no memory preconditions; `p.pid` is our child.
+    // SAFETY: kill() has no memory preconditions; `p.pid` is our child, not reaped before
+    // `p` is killed, so the pid is still its own.
     unsafe { libc::kill(p.pid, libc::SIGSTOP) };
     let stopped = poll_until(READY, || matches!(process_state(p.pid), Some('T' | 't')));
     // SAFETY: as above.
