@@ -1363,10 +1363,10 @@ pub fn set_linger_zero(s: &TcpStream) -> TestResult {
 pub struct FullListener {
     /// Its port.
     pub port: u16,
-    /// How many connections completed before one stayed pending.
+    /// How many connections fill its accept queue (never accepted unless the test does).
     pub queued: usize,
     listener: OwnedFd,
-    _fillers: Vec<TcpStream>,
+    _fillers: Vec<OwnedFd>,
 }
 
 impl FullListener {
@@ -1395,7 +1395,35 @@ impl FullListener {
     }
 }
 
-/// Builds a [`FullListener`].
+/// Whether the accept queue of listener `fd` is full, by the kernel's own test
+/// (`sk_acceptq_is_full`: queued > backlog), read back with `TCP_INFO`: for a listener
+/// `tcpi_unacked` is the queue's length and `tcpi_sacked` its backlog (`tcp_get_info`).
+fn accept_queue_full(fd: i32) -> Result<bool, String> {
+    // SAFETY: `tcp_info` is plain integers; all-zero is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes (the kernel may fill fewer).
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "getsockopt TCP_INFO: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(info.tcpi_unacked > info.tcpi_sacked)
+}
+
+/// Builds a [`FullListener`]: non-blocking connects it never accepts, one at a time, until the
+/// kernel says its queue is full (no guess from a timeout). A connect still pending at that
+/// moment had its SYN dropped; it is closed, so it cannot take the room a test makes later.
 pub fn full_listener() -> Result<FullListener, String> {
     let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
     // SAFETY: plain socket() call; the result is checked before use.
@@ -1428,25 +1456,66 @@ pub fn full_listener() -> Result<FullListener, String> {
         return Err(err("getsockname"));
     }
     let port = u16::from_be(addr.sin_port);
-    let target = SocketAddr::from(([127, 0, 0, 1], port));
     let mut fillers = Vec::new();
-    // On loopback a handshake completes in well under a millisecond, so a
-    // connect still pending after 300 ms got no SYN-ACK: the queue is full.
-    for _ in 0..64 {
-        match TcpStream::connect_timeout(&target, Duration::from_millis(300)) {
-            Ok(s) => fillers.push(s),
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
-                return Ok(FullListener {
-                    port,
-                    queued: fillers.len(),
-                    listener,
-                    _fillers: fillers,
-                });
+    let deadline = Instant::now() + READY;
+    while !accept_queue_full(fd)? {
+        if fillers.len() == 16 {
+            return Err(
+                "listen(fd, 0): 16 connections and its accept queue is not full".to_owned(),
+            );
+        }
+        // SAFETY: plain socket() call; the result is checked before use.
+        let f = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if f < 0 {
+            return Err(err("filler socket"));
+        }
+        // SAFETY: `f` is a fresh socket that nothing else owns.
+        let filler = unsafe { OwnedFd::from_raw_fd(f) };
+        // SAFETY: `addr` holds the listener's address and `len` its size.
+        let rc = unsafe { libc::connect(f, (&addr as *const libc::sockaddr_in).cast(), len) };
+        if rc != 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(err("filler connect"));
+        }
+        // Until it is connected (writable) or the queue is full without it.
+        loop {
+            let full = accept_queue_full(fd)?;
+            let mut pfd = libc::pollfd {
+                fd: f,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            // SAFETY: `pfd` is one live pollfd; timeout 0 only looks.
+            let connected =
+                unsafe { libc::poll(&mut pfd, 1, 0) } == 1 && pfd.revents & libc::POLLOUT != 0;
+            if connected {
+                fillers.push(filler);
+                break;
             }
-            Err(e) => return Err(format!("filler connect {}: {e}", fillers.len() + 1)),
+            if full {
+                break; // `filler` is dropped: its SYN found the queue full
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "filler connect {} neither connected nor filled the queue in {}s",
+                    fillers.len() + 1,
+                    READY.as_secs()
+                ));
+            }
+            thread::yield_now();
         }
     }
-    Err("listen(fd, 0): 64 connections completed and none stayed pending".to_owned())
+    Ok(FullListener {
+        port,
+        queued: fillers.len(),
+        listener,
+        _fillers: fillers,
+    })
 }
 
 // ---------------------------------------------------------------------------
