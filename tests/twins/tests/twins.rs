@@ -591,10 +591,10 @@ fn full_listener() -> FullListener {
             "filler connect: {}",
             io::Error::last_os_error()
         );
+        // Until it is connected (writable), or the queue is full without it: then its SYN was
+        // dropped, and it is closed so that it cannot take the room a test makes later.
         loop {
-            if accept_queue_full(listener.raw()) {
-                break;
-            }
+            let full = accept_queue_full(listener.raw());
             let mut p = libc::pollfd {
                 fd: f.raw(),
                 events: libc::POLLOUT,
@@ -602,12 +602,15 @@ fn full_listener() -> FullListener {
             };
             // SAFETY: `p` is one live pollfd; timeout 0 only looks.
             if unsafe { libc::poll(&mut p, 1, 0) } > 0 {
+                fillers.push(f);
+                break;
+            }
+            if full {
                 break;
             }
             assert!(Instant::now() < deadline, "filler connect never settled");
             thread::yield_now();
         }
-        fillers.push(f);
     }
     FullListener {
         port,
