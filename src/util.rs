@@ -9,8 +9,8 @@
 //! `EINVAL`, `EAGAIN` or `ENOMEM` it asks `fcntl(F_GETFD)` per fd instead. Seen with
 //! `strace build/rust/tcp_client 2>&-`: `poll([{fd=0, events=0}, {fd=1, events=0},
 //! {fd=2, events=0}], 3, 0) = 1 ([{fd=2, revents=POLLNVAL}])`, then
-//! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 2`. One difference: where `/dev/null` cannot be
-//! opened std calls `abort()` (SIGABRT), the C prints why and exits 1.
+//! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 2`. One difference: where `poll` fails otherwise
+//! or `/dev/null` cannot be opened, std calls `abort()` (SIGABRT); the C prints why and exits 1.
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
