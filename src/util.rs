@@ -22,8 +22,17 @@ use libc::{c_char, c_int, c_void, socklen_t};
 unsafe extern "C" {
     /// `inet_pton(3)`: text address -> binary, network byte order. 1 on success, 0 when `src`
     /// is not an address of family `af` (errno untouched!), -1 with `EAFNOSUPPORT`.
+    ///
+    /// # Safety
+    /// `src` must be a NUL-terminated string; `dst` must be writable for an `in_addr`
+    /// (`AF_INET`, 4 bytes) or an `in6_addr` (`AF_INET6`, 16 bytes).
     pub fn inet_pton(af: c_int, src: *const c_char, dst: *mut c_void) -> c_int;
-    /// `inet_ntop(3)`: binary address -> NUL-terminated text in `dst` (`size` bytes).
+    /// `inet_ntop(3)`: binary address -> NUL-terminated text in `dst` (`size` bytes); null
+    /// with `ENOSPC` if `size` is too small (never for `AF_INET` and [`INET_ADDRSTRLEN`]).
+    ///
+    /// # Safety
+    /// `src` must point to an `in_addr` (`AF_INET`) or `in6_addr` (`AF_INET6`); `dst` must be
+    /// writable for `size` bytes.
     pub fn inet_ntop(
         af: c_int,
         src: *const c_void,
