@@ -1292,12 +1292,48 @@ pub fn echo_roundtrip(stream: TcpStream, data: &[u8]) -> TestResult {
     Ok(())
 }
 
-/// A port on 127.0.0.1 with nothing listening (bound by the kernel, then released).
-pub fn closed_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let port = l.local_addr().map_err(|e| e.to_string())?.port();
-    drop(l);
-    Ok(port)
+/// A port on 127.0.0.1 that nothing listens on, held while this value lives: a socket bound
+/// to it (no `SO_REUSEADDR`) that never listens. The kernel answers a SYN to it with RST
+/// (`ECONNREFUSED`) and gives the port to no other bind and to no connect as its local port,
+/// so a concurrent test cannot start listening there (a port merely released could be taken).
+pub struct ClosedPort {
+    /// The port.
+    pub port: u16,
+    _held: OwnedFd,
+}
+
+/// Reserves a [`ClosedPort`], chosen by the kernel.
+pub fn closed_port() -> Result<ClosedPort, String> {
+    let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
+    // SAFETY: plain socket() call; the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(err("socket"));
+    }
+    // SAFETY: `fd` is a fresh socket that nothing else owns.
+    let held = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr_in and `len` its size.
+    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } != 0 {
+        return Err(err("bind"));
+    }
+    // SAFETY: `addr`/`len` are valid out-parameters of the right size.
+    if unsafe { libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_in).cast(), &mut len) } != 0
+    {
+        return Err(err("getsockname"));
+    }
+    Ok(ClosedPort {
+        port: u16::from_be(addr.sin_port),
+        _held: held,
+    })
 }
 
 /// Waits up to `timeout` for a connection on `listener`.

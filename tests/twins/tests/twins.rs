@@ -220,10 +220,24 @@ fn std_v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
     }
 }
 
-/// A port on 127.0.0.1 that nothing listens on (a listener's, after it is dropped).
-fn closed_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+/// A port on 127.0.0.1 that nothing listens on, held while this value lives: a socket bound
+/// to it (no `SO_REUSEADDR`) that never listens. A SYN to it gets RST, and no concurrent test
+/// can bind it or get it as a connect's local port (a port merely released could be taken).
+struct ClosedPort {
+    port: u16,
+    _held: Fd,
+}
+
+fn closed_port() -> ClosedPort {
+    let held = tcp_socket(0);
+    let sa = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+    // SAFETY: `sa` is a live sockaddr_in and its size is passed.
+    let rc = unsafe { libc::bind(held.raw(), (&raw const sa).cast(), SOCKADDR_IN_LEN) };
+    assert_eq!(rc, 0, "bind 127.0.0.1:0: {}", io::Error::last_os_error());
+    ClosedPort {
+        port: local_addr(held.raw()).port(),
+        _held: held,
+    }
 }
 
 fn tcp_socket(flags: c_int) -> Fd {
@@ -1010,7 +1024,8 @@ fn tcp_client_connect_connects_with_5_s_timeouts<I: Chapter>() {
 }
 
 fn tcp_client_connect_to_a_closed_port_is_econnrefused<I: Chapter>() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     set_errno(Errno(0));
     // SAFETY: NUL-terminated literal.
     let rc = unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), port) };
@@ -1178,7 +1193,8 @@ fn tcp_connect_nonblocking_connects_and_returns_a_blocking_fd<I: Chapter>() {
 }
 
 fn tcp_connect_nonblocking_to_a_closed_port_is_econnrefused<I: Chapter>() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     set_errno(Errno(0));
     // SAFETY: NUL-terminated literal.
     let rc = unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), port, 2000) };
@@ -1782,7 +1798,8 @@ fn simple_http_client_writes_the_whole_response_to_fd_1_in_a_child<I: Chapter>()
 }
 
 fn simple_http_client_to_a_closed_port_is_econnrefused<I: Chapter>() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     set_errno(Errno(0));
     // SAFETY: NUL-terminated literals.
     let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, c"/".as_ptr()) };
