@@ -30,8 +30,9 @@ static int clear_nonblocking(int fd)
 
 /* Waits for the handshake of a blocking connect() that a signal interrupted (step 4 of
  * tcp_client_connect). With SO_SNDTIMEO set, Linux ends connect() with EINTR even after a mere
- * stop and continue (Ctrl-Z, fg), yet the handshake goes on, and a second connect() would only
- * wait another full timeout and fail with EALREADY (UNP 16.3). So: select() for writability,
+ * stop and continue (Ctrl-Z, fg), yet the handshake goes on. A second connect() would wait for
+ * it with a new full timeout (each signal moving the deadline) and, if that ran out, fail with
+ * EALREADY (__inet_stream_connect, net/ipv4/af_inet.c; UNP 16.3). So: select() for writability,
  * then SO_ERROR, as tcp_connect_nonblocking does, until `limit` after `start`. Returns 0 once
  * connected, or -1 with errno set (ETIMEDOUT when time is up) after printing what failed. */
 static int wait_interrupted_connect(int fd, const struct timespec *start,

@@ -181,7 +181,9 @@ done:
     printf("Client %s:%u connection closed\n", addr_str, ntohs(client_addr->sin_port));
 }
 
-/* accept() forever, one child process per client. Returns only when accept() fails. */
+/* accept() forever, one child process per client. Returns only when accept() fails. Call it
+ * from a single-threaded process: the child runs stdio and malloc after fork(), which is only
+ * safe when no other thread can have held their locks at the fork (fork(2), signal-safety(7)). */
 void tcp_server_loop(int server_fd)
 {
     while (1) {

@@ -9,6 +9,9 @@
 #ifndef BUFFER_SIZE /* make BUFFER_SIZE=N overrides it (make bench) */
 #define BUFFER_SIZE 4096
 #endif
+#if BUFFER_SIZE < 1 /* as the Rust's const assert: recv() into 0 bytes returns 0, read as EOF */
+#error "BUFFER_SIZE must be positive"
+#endif
 
 void setup_signal_handlers(void);
 int create_tcp_server(const char *addr, uint16_t port);

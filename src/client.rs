@@ -14,6 +14,9 @@ const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
 
 /// Clears `O_NONBLOCK` (step 9 of [`tcp_connect_nonblocking`]); 0, or -1 with `errno` set.
 ///
+/// # Errors
+/// Returns -1 with the errno of the `fcntl` that failed, after `fcntl: ...` on stderr.
+///
 /// # Safety
 /// `fd` must be an open file descriptor owned by the caller.
 unsafe fn clear_nonblocking(fd: c_int) -> c_int {
@@ -30,11 +33,17 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
 
 /// Waits for the handshake of a blocking `connect` that a signal interrupted (step 4 of
 /// [`tcp_client_connect`]). With `SO_SNDTIMEO` set, Linux ends `connect` with `EINTR` even after
-/// a mere stop and continue (Ctrl-Z, `fg`), yet the handshake goes on, and a second `connect`
-/// would only wait another full timeout and fail with `EALREADY` (UNP 16.3). So: `select` for
-/// writability, then `SO_ERROR`, as [`tcp_connect_nonblocking`] does, until `limit` after
+/// a mere stop and continue (Ctrl-Z, `fg`), yet the handshake goes on. A second `connect` would
+/// wait for it with a new full timeout (each signal moving the deadline) and, if that ran out,
+/// fail with `EALREADY` (`__inet_stream_connect`, `net/ipv4/af_inet.c`; UNP 16.3). So: `select`
+/// for writability, then `SO_ERROR`, as [`tcp_connect_nonblocking`] does, until `limit` after
 /// `start` (`CLOCK_MONOTONIC`). Returns 0 once connected, or -1 with `errno` set (`ETIMEDOUT`
 /// when time is up) after printing what failed.
+///
+/// # Errors
+/// Returns -1 with `errno` set, after reporting on stderr: `EINVAL` for an fd >= `FD_SETSIZE`,
+/// `ETIMEDOUT` when `limit` has passed, `select`'s or `getsockopt`'s own errno, or the
+/// handshake's error from `SO_ERROR` (e.g. `ECONNREFUSED`).
 ///
 /// # Safety
 /// `fd` must be an open socket owned by the caller.

@@ -19,6 +19,11 @@ const REQUEST_SIZE: usize = 1024;
 /// dotted-quad text. `getaddrinfo(3)` turns a name (or a literal) into an IPv4 address,
 /// written into `ip` as text. 0 on success; -1 (errno `ENOENT`) after printing why.
 ///
+/// # Errors
+/// Returns -1 with `errno` = `ENOENT` whatever `getaddrinfo` reported, after
+/// `getaddrinfo: HOST: REASON` on stderr (REASON from `gai_strerror`, or `strerror(errno)` for
+/// `EAI_SYSTEM`).
+///
 /// # Safety
 /// `host` must point to a NUL-terminated string valid for the call.
 unsafe fn resolve_ipv4(host: *const c_char, ip: &mut [c_char; INET_ADDRSTRLEN]) -> c_int {

@@ -9,8 +9,8 @@
 //! `EINVAL`, `EAGAIN` or `ENOMEM` it asks `fcntl(F_GETFD)` per fd instead. Seen with
 //! `strace build/rust/tcp_client 2>&-`: `poll([{fd=0, events=0}, {fd=1, events=0},
 //! {fd=2, events=0}], 3, 0) = 1 ([{fd=2, revents=POLLNVAL}])`, then
-//! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 2`. One difference: where `/dev/null` cannot be
-//! opened std calls `abort()` (SIGABRT), the C prints why and exits 1.
+//! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 2`. One difference: where `poll` fails otherwise
+//! or `/dev/null` cannot be opened, std calls `abort()` (SIGABRT); the C prints why and exits 1.
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
@@ -22,8 +22,17 @@ use libc::{c_char, c_int, c_void, socklen_t};
 unsafe extern "C" {
     /// `inet_pton(3)`: text address -> binary, network byte order. 1 on success, 0 when `src`
     /// is not an address of family `af` (errno untouched!), -1 with `EAFNOSUPPORT`.
+    ///
+    /// # Safety
+    /// `src` must be a NUL-terminated string; `dst` must be writable for an `in_addr`
+    /// (`AF_INET`, 4 bytes) or an `in6_addr` (`AF_INET6`, 16 bytes).
     pub fn inet_pton(af: c_int, src: *const c_char, dst: *mut c_void) -> c_int;
-    /// `inet_ntop(3)`: binary address -> NUL-terminated text in `dst` (`size` bytes).
+    /// `inet_ntop(3)`: binary address -> NUL-terminated text in `dst` (`size` bytes); null
+    /// with `ENOSPC` if `size` is too small (never for `AF_INET` and [`INET_ADDRSTRLEN`]).
+    ///
+    /// # Safety
+    /// `src` must point to an `in_addr` (`AF_INET`) or `in6_addr` (`AF_INET6`); `dst` must be
+    /// writable for `size` bytes.
     pub fn inet_ntop(
         af: c_int,
         src: *const c_void,
@@ -76,6 +85,10 @@ pub fn is_visible_ascii(s: &CStr) -> bool {
 }
 
 /// `write(2)` until all of `buf` is out, retrying `EINTR`; 0 on success, -1 with `errno` set.
+///
+/// # Errors
+/// Returns -1 with `errno` set by the `write` that failed (e.g. `EPIPE`, `EBADF`); nothing is
+/// printed.
 ///
 /// # Safety
 /// `fd` must be an open file descriptor the caller is entitled to write to.

@@ -364,7 +364,10 @@ fn http_get_cases() -> (&'static str, Vec<Case>) {
 fn start_peer(peer: &Peer) -> Result<(u16, Box<dyn std::any::Any + Send>), String> {
     match peer {
         Peer::None => Ok((0, Box::new(()))),
-        Peer::Refused => Ok((closed_port()?, Box::new(()))),
+        Peer::Refused => {
+            let closed = closed_port()?;
+            Ok((closed.port, Box::new(closed)))
+        }
         Peer::Full => {
             let f = full_listener()?;
             Ok((f.port, Box::new(f)))

@@ -440,15 +440,59 @@ fn current_registry() -> Option<Registry> {
     REGISTRY.with(|r| r.borrow().clone())
 }
 
-/// Sends SIGKILL to a whole process group (the leader and everything it forked).
+/// Sends SIGKILL to a whole process group (the leader and everything it forked). Only for the
+/// group of a [`Proc`] whose leader is not reaped yet: its pid, and so the group's id, cannot
+/// belong to anyone else until then (see [`exit_status_unreaped`]).
 pub fn kill_group(pgid: i32) {
     if pgid > 0 {
-        // SAFETY: kill() has no memory-safety preconditions; a negative pid
-        // addresses the process group we created with process_group(0).
+        // SAFETY: kill() has no memory-safety preconditions; a negative pid addresses the
+        // process group of a leader we started with process_group(0) and have not reaped.
         unsafe {
             libc::kill(-pgid, libc::SIGKILL);
         }
     }
+}
+
+/// The exit status of our child `pid` once it has ended, without reaping it (`waitid` with
+/// `WNOWAIT`, waitid(2)): the zombie keeps the pid, and with it the process group id, out of
+/// the kernel's reach until [`Proc::kill`] has signalled the group. A reaped leader whose
+/// group is empty frees its number for the next process, and a later `kill(-pgid)` could hit
+/// a stranger's group (every program the suite starts leads a group; so do other users').
+fn exit_status_unreaped(pid: i32) -> io::Result<Option<ExitStatus>> {
+    // SAFETY: `siginfo_t` is plain data; all-zero is a valid value.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `info` is a live siginfo_t; P_PID names one child of ours.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    // SAFETY: waitid filled `info` for SIGCHLD (or left it zeroed: WNOHANG, still running), so
+    // the child fields are the ones to read.
+    let (si_pid, si_status) = unsafe { (info.si_pid(), info.si_status()) };
+    if si_pid == 0 {
+        return Ok(None);
+    }
+    // The wait(2) status word std's ExitStatus wraps: code << 8, or the signal (| 0x80: core).
+    let raw = match info.si_code {
+        libc::CLD_EXITED => (si_status & 0xff) << 8,
+        libc::CLD_KILLED => si_status,
+        libc::CLD_DUMPED => si_status | 0x80,
+        _ => return Ok(None),
+    };
+    Ok(Some(ExitStatus::from_raw(raw)))
 }
 
 // ---------------------------------------------------------------------------
@@ -735,8 +779,9 @@ impl Proc {
         cmd.process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // Its own process group keeps a terminal's Ctrl-C from reaching it,
-        // so have the kernel kill it if the suite itself dies.
+        // Its own process group keeps a terminal's Ctrl-C from reaching it, so have the
+        // kernel kill it if the thread that spawned it ends (prctl(2): the parent *thread*;
+        // here the scenario's thread, which outlives its processes) or the suite dies.
         let die_with_parent = || {
             // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of the calling
             // process and is async-signal-safe.
@@ -836,10 +881,11 @@ impl Proc {
         self.stdin = None;
     }
 
-    /// Exit status if the program has ended, without waiting.
+    /// Exit status if the program has ended, without waiting. The leader stays a zombie (not
+    /// reaped) until [`Proc::kill`], so its group id stays ours.
     pub fn try_status(&mut self) -> Result<Option<ExitStatus>, String> {
         if self.status.is_none() {
-            match self.child.try_wait() {
+            match exit_status_unreaped(self.pid) {
                 Ok(Some(st)) => {
                     self.status = Some(st);
                     self.ended = Some(Instant::now());
@@ -900,22 +946,25 @@ impl Proc {
         }
     }
 
-    /// Kills the whole process group and reaps the leader.
+    /// Kills the whole process group, then reaps the leader: in this order, so the group id
+    /// cannot have been handed to another process when the signal goes out. The registry
+    /// forgets the group before the reap, for the same reason (the harness kills what it
+    /// lists, under its lock).
     pub fn kill(&mut self) {
         if self.killed {
             return;
         }
         self.killed = true;
         kill_group(self.pid);
-        if self.status.is_none()
-            && let Ok(st) = self.child.wait()
-        {
-            self.status = Some(st);
-        }
         if let Some(reg) = &self.registry {
             reg.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .retain(|&p| p != self.pid);
+        }
+        if let Ok(st) = self.child.wait()
+            && self.status.is_none()
+        {
+            self.status = Some(st);
         }
     }
 }
@@ -1243,12 +1292,48 @@ pub fn echo_roundtrip(stream: TcpStream, data: &[u8]) -> TestResult {
     Ok(())
 }
 
-/// A port on 127.0.0.1 with nothing listening (bound by the kernel, then released).
-pub fn closed_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let port = l.local_addr().map_err(|e| e.to_string())?.port();
-    drop(l);
-    Ok(port)
+/// A port on 127.0.0.1 that nothing listens on, held while this value lives: a socket bound
+/// to it (no `SO_REUSEADDR`) that never listens. The kernel answers a SYN to it with RST
+/// (`ECONNREFUSED`) and gives the port to no other bind and to no connect as its local port,
+/// so a concurrent test cannot start listening there (a port merely released could be taken).
+pub struct ClosedPort {
+    /// The port.
+    pub port: u16,
+    _held: OwnedFd,
+}
+
+/// Reserves a [`ClosedPort`], chosen by the kernel.
+pub fn closed_port() -> Result<ClosedPort, String> {
+    let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
+    // SAFETY: plain socket() call; the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(err("socket"));
+    }
+    // SAFETY: `fd` is a fresh socket that nothing else owns.
+    let held = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+        },
+        sin_zero: [0; 8],
+    };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `addr` is a valid sockaddr_in and `len` its size.
+    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } != 0 {
+        return Err(err("bind"));
+    }
+    // SAFETY: `addr`/`len` are valid out-parameters of the right size.
+    if unsafe { libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_in).cast(), &mut len) } != 0
+    {
+        return Err(err("getsockname"));
+    }
+    Ok(ClosedPort {
+        port: u16::from_be(addr.sin_port),
+        _held: held,
+    })
 }
 
 /// Waits up to `timeout` for a connection on `listener`.
@@ -1314,10 +1399,10 @@ pub fn set_linger_zero(s: &TcpStream) -> TestResult {
 pub struct FullListener {
     /// Its port.
     pub port: u16,
-    /// How many connections completed before one stayed pending.
+    /// How many connections fill its accept queue (never accepted unless the test does).
     pub queued: usize,
     listener: OwnedFd,
-    _fillers: Vec<TcpStream>,
+    _fillers: Vec<OwnedFd>,
 }
 
 impl FullListener {
@@ -1346,7 +1431,35 @@ impl FullListener {
     }
 }
 
-/// Builds a [`FullListener`].
+/// Whether the accept queue of listener `fd` is full, by the kernel's own test
+/// (`sk_acceptq_is_full`: queued > backlog), read back with `TCP_INFO`: for a listener
+/// `tcpi_unacked` is the queue's length and `tcpi_sacked` its backlog (`tcp_get_info`).
+fn accept_queue_full(fd: i32) -> Result<bool, String> {
+    // SAFETY: `tcp_info` is plain integers; all-zero is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes (the kernel may fill fewer).
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "getsockopt TCP_INFO: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(info.tcpi_unacked > info.tcpi_sacked)
+}
+
+/// Builds a [`FullListener`]: non-blocking connects it never accepts, one at a time, until the
+/// kernel says its queue is full (no guess from a timeout). A connect still pending at that
+/// moment had its SYN dropped; it is closed, so it cannot take the room a test makes later.
 pub fn full_listener() -> Result<FullListener, String> {
     let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
     // SAFETY: plain socket() call; the result is checked before use.
@@ -1379,25 +1492,66 @@ pub fn full_listener() -> Result<FullListener, String> {
         return Err(err("getsockname"));
     }
     let port = u16::from_be(addr.sin_port);
-    let target = SocketAddr::from(([127, 0, 0, 1], port));
     let mut fillers = Vec::new();
-    // On loopback a handshake completes in well under a millisecond, so a
-    // connect still pending after 300 ms got no SYN-ACK: the queue is full.
-    for _ in 0..64 {
-        match TcpStream::connect_timeout(&target, Duration::from_millis(300)) {
-            Ok(s) => fillers.push(s),
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
-                return Ok(FullListener {
-                    port,
-                    queued: fillers.len(),
-                    listener,
-                    _fillers: fillers,
-                });
+    let deadline = Instant::now() + READY;
+    while !accept_queue_full(fd)? {
+        if fillers.len() == 16 {
+            return Err(
+                "listen(fd, 0): 16 connections and its accept queue is not full".to_owned(),
+            );
+        }
+        // SAFETY: plain socket() call; the result is checked before use.
+        let f = unsafe {
+            libc::socket(
+                libc::AF_INET,
+                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if f < 0 {
+            return Err(err("filler socket"));
+        }
+        // SAFETY: `f` is a fresh socket that nothing else owns.
+        let filler = unsafe { OwnedFd::from_raw_fd(f) };
+        // SAFETY: `addr` holds the listener's address and `len` its size.
+        let rc = unsafe { libc::connect(f, (&addr as *const libc::sockaddr_in).cast(), len) };
+        if rc != 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(err("filler connect"));
+        }
+        // Until it is connected (writable) or the queue is full without it.
+        loop {
+            let full = accept_queue_full(fd)?;
+            let mut pfd = libc::pollfd {
+                fd: f,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            // SAFETY: `pfd` is one live pollfd; timeout 0 only looks.
+            let connected =
+                unsafe { libc::poll(&mut pfd, 1, 0) } == 1 && pfd.revents & libc::POLLOUT != 0;
+            if connected {
+                fillers.push(filler);
+                break;
             }
-            Err(e) => return Err(format!("filler connect {}: {e}", fillers.len() + 1)),
+            if full {
+                break; // `filler` is dropped: its SYN found the queue full
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "filler connect {} neither connected nor filled the queue in {}s",
+                    fillers.len() + 1,
+                    READY.as_secs()
+                ));
+            }
+            thread::yield_now();
         }
     }
-    Err("listen(fd, 0): 64 connections completed and none stayed pending".to_owned())
+    Ok(FullListener {
+        port,
+        queued: fillers.len(),
+        listener,
+        _fillers: fillers,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -1621,7 +1775,8 @@ pub fn stop_and_continue_in_connect(p: &mut Proc, into: Duration) -> TestResult 
         return Err(format!("{} never blocked in connect()", p.label));
     }
     thread::sleep(into);
-    // SAFETY: kill() has no memory preconditions; `p.pid` is our child.
+    // SAFETY: kill() has no memory preconditions; `p.pid` is our child, not reaped before
+    // `p` is killed, so the pid is still its own.
     unsafe { libc::kill(p.pid, libc::SIGSTOP) };
     let stopped = poll_until(READY, || matches!(process_state(p.pid), Some('T' | 't')));
     // SAFETY: as above.

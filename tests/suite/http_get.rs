@@ -322,7 +322,8 @@ fn host_localhost(imp: &Impl) -> TestResult {
 }
 
 fn refused(imp: &Impl) -> TestResult {
-    let port = closed_port()?.to_string();
+    let closed = closed_port()?;
+    let port = closed.port.to_string();
     let out = run(
         imp,
         "http_get",
@@ -444,7 +445,8 @@ const USAGE: &str =
 
 /// Each case runs with `{P}` replaced by a port nobody listens on.
 fn usage_cases(imp: &Impl, cases: &[&[&str]]) -> TestResult {
-    let port = closed_port()?.to_string();
+    let closed = closed_port()?;
+    let port = closed.port.to_string();
     all_cases(cases, |args| {
         let args: Vec<&str> = args
             .iter()

@@ -128,7 +128,8 @@ fn echo_roundtrip_mode(imp: &Impl, mode: &[&str]) -> TestResult {
 }
 
 fn refused(imp: &Impl, mode: &[&str]) -> TestResult {
-    let port = closed_port()?.to_string();
+    let closed = closed_port()?;
+    let port = closed.port.to_string();
     let mut args = mode.to_vec();
     args.extend(["127.0.0.1", &port]);
     let out = run(imp, "tcp_client", &args, Input::Null, secs(10))?;
@@ -250,7 +251,8 @@ fn stop_cont_in_connect_then_accepted(imp: &Impl) -> TestResult {
 /// Each case runs with `{P}` replaced by a port nobody listens on, so a
 /// client that ignores a bad argument fails fast instead of hanging.
 fn usage_cases(imp: &Impl, cases: &[&[&str]]) -> TestResult {
-    let port = closed_port()?.to_string();
+    let closed = closed_port()?;
+    let port = closed.port.to_string();
     all_cases(cases, |args| {
         let args: Vec<&str> = args
             .iter()
@@ -261,7 +263,8 @@ fn usage_cases(imp: &Impl, cases: &[&[&str]]) -> TestResult {
 }
 
 fn bad_addr(imp: &Impl, addr: &str) -> TestResult {
-    let port = closed_port()?.to_string();
+    let closed = closed_port()?;
+    let port = closed.port.to_string();
     let line = format!("inet_pton: invalid IPv4 address '{addr}'");
     all_cases(
         &[

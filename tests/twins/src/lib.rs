@@ -41,6 +41,9 @@ pub mod c {
 
     /// util.c's `write_all`, taking a slice as the Rust twin does.
     ///
+    /// # Errors
+    /// Returns -1 with `errno` set by the `write` that failed.
+    ///
     /// # Safety
     /// `fd` is an open fd the caller may write to.
     pub unsafe fn write_all(fd: c_int, buf: &[u8]) -> c_int {
@@ -88,7 +91,8 @@ pub trait Chapter {
     /// `tcp_server_loop(fd)`.
     ///
     /// # Safety
-    /// `fd` is a listening socket; the call forks.
+    /// `fd` is a listening socket; the call forks, so the process must be single-threaded
+    /// (the child runs stdio and allocation; the twin tests call it in a child role only).
     unsafe fn tcp_server_loop(fd: c_int);
     /// `tcp_client_connect(addr, port)`.
     ///

@@ -220,10 +220,24 @@ fn std_v4(addr: std::net::SocketAddr) -> SocketAddrV4 {
     }
 }
 
-/// A port on 127.0.0.1 that nothing listens on (a listener's, after it is dropped).
-fn closed_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+/// A port on 127.0.0.1 that nothing listens on, held while this value lives: a socket bound
+/// to it (no `SO_REUSEADDR`) that never listens. A SYN to it gets RST, and no concurrent test
+/// can bind it or get it as a connect's local port (a port merely released could be taken).
+struct ClosedPort {
+    port: u16,
+    _held: Fd,
+}
+
+fn closed_port() -> ClosedPort {
+    let held = tcp_socket(0);
+    let sa = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+    // SAFETY: `sa` is a live sockaddr_in and its size is passed.
+    let rc = unsafe { libc::bind(held.raw(), (&raw const sa).cast(), SOCKADDR_IN_LEN) };
+    assert_eq!(rc, 0, "bind 127.0.0.1:0: {}", io::Error::last_os_error());
+    ClosedPort {
+        port: local_addr(held.raw()).port(),
+        _held: held,
+    }
 }
 
 fn tcp_socket(flags: c_int) -> Fd {
@@ -591,10 +605,10 @@ fn full_listener() -> FullListener {
             "filler connect: {}",
             io::Error::last_os_error()
         );
+        // Until it is connected (writable), or the queue is full without it: then its SYN was
+        // dropped, and it is closed so that it cannot take the room a test makes later.
         loop {
-            if accept_queue_full(listener.raw()) {
-                break;
-            }
+            let full = accept_queue_full(listener.raw());
             let mut p = libc::pollfd {
                 fd: f.raw(),
                 events: libc::POLLOUT,
@@ -602,12 +616,15 @@ fn full_listener() -> FullListener {
             };
             // SAFETY: `p` is one live pollfd; timeout 0 only looks.
             if unsafe { libc::poll(&mut p, 1, 0) } > 0 {
+                fillers.push(f);
+                break;
+            }
+            if full {
                 break;
             }
             assert!(Instant::now() < deadline, "filler connect never settled");
             thread::yield_now();
         }
-        fillers.push(f);
     }
     FullListener {
         port,
@@ -1007,7 +1024,8 @@ fn tcp_client_connect_connects_with_5_s_timeouts<I: Chapter>() {
 }
 
 fn tcp_client_connect_to_a_closed_port_is_econnrefused<I: Chapter>() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     set_errno(Errno(0));
     // SAFETY: NUL-terminated literal.
     let rc = unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), port) };
@@ -1175,7 +1193,8 @@ fn tcp_connect_nonblocking_connects_and_returns_a_blocking_fd<I: Chapter>() {
 }
 
 fn tcp_connect_nonblocking_to_a_closed_port_is_econnrefused<I: Chapter>() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     set_errno(Errno(0));
     // SAFETY: NUL-terminated literal.
     let rc = unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), port, 2000) };
@@ -1378,7 +1397,11 @@ fn handle_client_echoes_1_mib_over_a_socketpair_then_closes<I: Chapter>() {
     session.join();
 }
 
-fn handle_client_completes_partial_writes_to_a_peer_with_a_tiny_receive_buffer<I: Chapter>() {
+/// Flow control, not partial writes: with both buffers at their minimum, every `send` must
+/// wait for the reader, yet a blocking `send` with no signal sleeps until all of it is queued
+/// (send(2)), so it never returns short here (a mutant that ignores short counts passes this
+/// test). Short counts, and the loop that finishes them, are the next test's.
+fn handle_client_echoes_4_mib_through_minimal_socket_buffers<I: Chapter>() {
     let (mine, theirs) = socketpair();
     set_sockopt_int(
         theirs.raw(),
@@ -1493,7 +1516,7 @@ fn handle_client_stops_on_epipe_and_closes_its_fd<I: Chapter>() {
 
 twin_test!(
     handle_client_echoes_1_mib_over_a_socketpair_then_closes,
-    handle_client_completes_partial_writes_to_a_peer_with_a_tiny_receive_buffer,
+    handle_client_echoes_4_mib_through_minimal_socket_buffers,
     handle_client_survives_eintr_in_recv,
     handle_client_survives_eintr_in_send_and_resumes_partial_writes,
     handle_client_stops_on_epipe_and_closes_its_fd,
@@ -1775,7 +1798,8 @@ fn simple_http_client_writes_the_whole_response_to_fd_1_in_a_child<I: Chapter>()
 }
 
 fn simple_http_client_to_a_closed_port_is_econnrefused<I: Chapter>() {
-    let port = closed_port();
+    let closed = closed_port();
+    let port = closed.port;
     set_errno(Errno(0));
     // SAFETY: NUL-terminated literals.
     let rc = unsafe { I::simple_http_client(c"127.0.0.1".as_ptr(), port, c"/".as_ptr()) };
