@@ -20,7 +20,11 @@ def vg(tag, prog, *args, **kw):
 
 
 def closed_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+    """A port bound by a socket that never listens, held open: a connect to it is refused and
+    no other test can take the port meanwhile (as the suite's closed_port)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    return s, s.getsockname()[1]
 
 
 def expect(tag, p, code, timeout=60):
@@ -62,7 +66,8 @@ expect("http_get ok", vg("http_get", "http_get", "127.0.0.1", str(lst.getsocknam
 
 # 3. refused connects, a -n timeout to a black-hole address in a full queue is not needed:
 #    refused covers the error paths; 4. bad arguments.
-cp = str(closed_port())
+holder, cp = closed_port()
+cp = str(cp)
 for tag, prog, args, code in [
     ("refused_client", "tcp_client", ["127.0.0.1", cp], 1),
     ("refused_client_n", "tcp_client", ["-n", "500", "127.0.0.1", cp], 1),
