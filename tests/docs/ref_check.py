@@ -18,7 +18,7 @@ Documents: README.md, docs/*.md, docs/ko/*.md (or the files given). What is chec
 * files: a link, or a path in code whose first component is one of the repository's
   (`c_reference/`, `src/`, `tests/`, `docs/`, `mk/`, `benches/`, `Makefile`, ...), or a bare
   source file name (`server.c`), must exist (build outputs under build/ and target/ are not
-  checked); nothing may point outside the repository (`../shared`, `/work`, a link above the
+  checked); nothing may point outside the repository (a folder beside it, `/work`, a link above the
   root).
 * terms: the Korean documents use the chapter's own words (비블로킹, not 논블로킹; 리스닝 소켓,
   not 듣기 소켓), except inside a quotation of the chapter ("...").
