@@ -1302,8 +1302,9 @@ pub struct ClosedPort {
     _held: OwnedFd,
 }
 
-/// Reserves a [`ClosedPort`], chosen by the kernel.
-pub fn closed_port() -> Result<ClosedPort, String> {
+/// A TCP socket bound to 127.0.0.1 on a port the kernel chooses (no `SO_REUSEADDR`), and
+/// that port.
+fn bound_loopback_socket() -> Result<(OwnedFd, u16), String> {
     let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
     // SAFETY: plain socket() call; the result is checked before use.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
@@ -1311,7 +1312,7 @@ pub fn closed_port() -> Result<ClosedPort, String> {
         return Err(err("socket"));
     }
     // SAFETY: `fd` is a fresh socket that nothing else owns.
-    let held = unsafe { OwnedFd::from_raw_fd(fd) };
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: 0,
@@ -1330,10 +1331,13 @@ pub fn closed_port() -> Result<ClosedPort, String> {
     {
         return Err(err("getsockname"));
     }
-    Ok(ClosedPort {
-        port: u16::from_be(addr.sin_port),
-        _held: held,
-    })
+    Ok((owned, u16::from_be(addr.sin_port)))
+}
+
+/// Reserves a [`ClosedPort`], chosen by the kernel.
+pub fn closed_port() -> Result<ClosedPort, String> {
+    let (held, port) = bound_loopback_socket()?;
+    Ok(ClosedPort { port, _held: held })
 }
 
 /// Waits up to `timeout` for a connection on `listener`.
@@ -1462,36 +1466,21 @@ fn accept_queue_full(fd: i32) -> Result<bool, String> {
 /// moment had its SYN dropped; it is closed, so it cannot take the room a test makes later.
 pub fn full_listener() -> Result<FullListener, String> {
     let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
-    // SAFETY: plain socket() call; the result is checked before use.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(err("socket"));
+    let (listener, port) = bound_loopback_socket()?;
+    let fd = listener.as_raw_fd();
+    // SAFETY: `fd` is a bound stream socket.
+    if unsafe { libc::listen(fd, 0) } != 0 {
+        return Err(err("listen"));
     }
-    // SAFETY: `fd` is a fresh socket that nothing else owns.
-    let listener = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut addr = libc::sockaddr_in {
+    let addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
+        sin_port: port.to_be(),
         sin_addr: libc::in_addr {
             s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
         },
         sin_zero: [0; 8],
     };
-    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    // SAFETY: `addr` is a valid sockaddr_in and `len` its size.
-    if unsafe { libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len) } != 0 {
-        return Err(err("bind"));
-    }
-    // SAFETY: `fd` is a bound stream socket.
-    if unsafe { libc::listen(fd, 0) } != 0 {
-        return Err(err("listen"));
-    }
-    // SAFETY: `addr`/`len` are valid out-parameters of the right size.
-    if unsafe { libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_in).cast(), &mut len) } != 0
-    {
-        return Err(err("getsockname"));
-    }
-    let port = u16::from_be(addr.sin_port);
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
     let mut fillers = Vec::new();
     let deadline = Instant::now() + READY;
     while !accept_queue_full(fd)? {
