@@ -375,8 +375,13 @@ def prove_language(all_labs, lang, ref, log):
                 lab.function, LANGS[lang], "passes" if not bad and verdict.passed() else
                 "FAILS: " + "; ".join(bad), len(outcomes)))
             if bad or not verdict.passed():
-                problems.append("the reference fails lab %s (%s): %s" % (
-                    lab.function, LANGS[lang], "; ".join(bad)))
+                # What each failing check said, so that a failure in CI can be read from its log.
+                said = ["%s: %s" % (o.check.label(), "\n    ".join(
+                    o.message.strip().splitlines()[:check.MESSAGE_LINES]) or "(no message)")
+                    for o in outcomes if not o.passed]
+                problems.append("the reference fails lab %s (%s): %s%s" % (
+                    lab.function, LANGS[lang], "; ".join(bad),
+                    "".join("\n  " + m for m in said)))
         log("  reference  %s: %.1f s" % (LANGS[lang], time.monotonic() - t))
         # Each skeleton fails: built in a copy of the tree, checked up to its first failure.
         for lab in all_labs:
