@@ -1776,6 +1776,28 @@ pub fn stop_and_continue_in_connect(p: &mut Proc, into: Duration) -> TestResult 
     Ok(())
 }
 
+/// Ctrl-Z and `fg` one second into `prog`'s blocking connect to a full backlog (`prog
+/// 127.0.0.1 PORT extra...`): with `SO_SNDTIMEO` set, Linux ends `connect` with `EINTR` at the
+/// stop (signal(7)); the program must go on waiting until its 5 s deadline and then report
+/// `connect: Connection timed out` (exit 1), not give up at 1 s.
+pub fn stop_cont_in_connect_times_out(imp: &Impl, prog: &str, extra: &[&str]) -> TestResult {
+    let full = full_listener()?;
+    let port = full.port.to_string();
+    let mut args = vec!["127.0.0.1", port.as_str()];
+    args.extend_from_slice(extra);
+    let mut p = Proc::start(imp, prog, &args, Input::Null, Capture::Keep)?;
+    stop_and_continue_in_connect(&mut p, secs(1))?;
+    let out = p.finish(secs(15))?;
+    out.expect_only_line(1, "connect: Connection timed out")?;
+    if out.elapsed < secs(4) {
+        return Err(out.fail(&format!(
+            "gave up after {:.2}s: a stop and continue at 1 s must not shorten the 5 s timeout",
+            out.elapsed.as_secs_f64()
+        )));
+    }
+    Ok(())
+}
+
 /// Polls `cond` every 10 ms until it holds or `timeout` passes.
 pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;

@@ -42,8 +42,9 @@ pub const SCENARIOS: &[Scenario] = &[
         request_over_1023_bytes,
     ),
     (
+        // http_get connects with tcp_client_connect: the same interrupted connect.
         "http_get::stop_cont_in_connect_still_times_out_at_5s",
-        stop_cont_in_connect_times_out,
+        |i| stop_cont_in_connect_times_out(i, "http_get", &["/"]),
     ),
     ("http_get::bad_args_missing", |i| {
         usage_cases(i, &[&[], &["127.0.0.1"], &["127.0.0.1", "{P}"]])
@@ -410,30 +411,6 @@ fn request_over_1023_bytes(imp: &Impl) -> TestResult {
         return Err(out.fail(&format!(
             "a refused request must send nothing and print nothing; the server got {} bytes",
             req.len()
-        )));
-    }
-    Ok(())
-}
-
-/// http_get connects with `tcp_client_connect`: Ctrl-Z and `fg` one second into a connect to a
-/// full backlog must not end it at 1 s with `connect: Interrupted system call`.
-fn stop_cont_in_connect_times_out(imp: &Impl) -> TestResult {
-    let full = full_listener()?;
-    let port = full.port.to_string();
-    let mut p = Proc::start(
-        imp,
-        "http_get",
-        &["127.0.0.1", &port, "/"],
-        Input::Null,
-        Capture::Keep,
-    )?;
-    stop_and_continue_in_connect(&mut p, secs(1))?;
-    let out = p.finish(secs(15))?;
-    out.expect_only_line(1, "connect: Connection timed out")?;
-    if out.elapsed < secs(4) {
-        return Err(out.fail(&format!(
-            "gave up after {:.2}s: a stop and continue at 1 s must not shorten the 5 s timeout",
-            out.elapsed.as_secs_f64()
         )));
     }
     Ok(())

@@ -34,7 +34,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     (
         "tcp_client::stop_cont_in_blocking_connect_still_times_out_at_5s",
-        stop_cont_in_connect_times_out,
+        |i| stop_cont_in_connect_times_out(i, "tcp_client", &[]),
     ),
     (
         "tcp_client::stop_cont_in_blocking_connect_then_accepted_echoes",
@@ -177,33 +177,8 @@ fn connect_timeout_nonblocking(imp: &Impl) -> TestResult {
     )
 }
 
-/// Ctrl-Z and `fg` one second into a blocking connect to a full backlog: with `SO_SNDTIMEO`
-/// set, Linux ends `connect` with `EINTR` at the stop (signal(7)); the client must go on
-/// waiting for the handshake until its 5 s deadline, not give up at 1 s.
-fn stop_cont_in_connect_times_out(imp: &Impl) -> TestResult {
-    let full = full_listener()?;
-    let port = full.port.to_string();
-    let mut p = Proc::start(
-        imp,
-        "tcp_client",
-        &["127.0.0.1", &port],
-        Input::Null,
-        Capture::Keep,
-    )?;
-    stop_and_continue_in_connect(&mut p, secs(1))?;
-    let out = p.finish(secs(15))?;
-    out.expect_only_line(1, "connect: Connection timed out")?;
-    if out.elapsed < secs(4) {
-        return Err(out.fail(&format!(
-            "gave up after {:.2}s: a stop and continue at 1 s must not shorten the 5 s timeout",
-            out.elapsed.as_secs_f64()
-        )));
-    }
-    Ok(())
-}
-
-/// The same stop and continue, then the listener makes room (accepts its queue): the
-/// interrupted handshake completes, the client connects and echoes.
+/// The stop and continue of [`stop_cont_in_connect_times_out`], then the listener makes room
+/// (accepts its queue): the interrupted handshake completes, the client connects and echoes.
 fn stop_cont_in_connect_then_accepted(imp: &Impl) -> TestResult {
     let full = full_listener()?;
     let port = full.port.to_string();
