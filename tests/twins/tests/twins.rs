@@ -1068,10 +1068,11 @@ fn tcp_client_connect_times_out_after_5_s_with_etimedout<I: Chapter>() {
     );
 }
 
-/// Runs `I::tcp_client_connect(127.0.0.1, port)` in a thread: (thread, its tid, done flag);
-/// the thread returns (rc, errno, time taken).
+/// Runs `I::tcp_client_connect(127.0.0.1, port)` in a thread and, once it blocks in
+/// `connect()`, sends that thread one SIGUSR1: (thread, its tid, done flag); the thread returns
+/// (rc, errno, time taken).
 #[allow(clippy::type_complexity)]
-fn spawn_client_connect<I: Chapter>(
+fn spawn_client_connect_and_interrupt<I: Chapter>(
     port: u16,
 ) -> (
     JoinHandle<(c_int, i32, Duration)>,
@@ -1091,15 +1092,9 @@ fn spawn_client_connect<I: Chapter>(
         finished.store(true, SeqCst);
         (rc, e, took)
     });
-    (thread, rx.recv().expect("tid"), done)
-}
-
-fn tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline<I: Chapter>() {
-    let _s = signal_test();
-    let full = full_listener();
-    let (thread, tid, done) = spawn_client_connect::<I>(full.port);
+    let tid = rx.recv().expect("tid");
     // A signal in connect(): with SO_SNDTIMEO set it fails with EINTR (no SA_RESTART needed),
-    // while the handshake goes on; then more while the code waits for it in select().
+    // while the handshake goes on.
     assert!(
         wait_blocked_in(tid, &[libc::SYS_connect], &done),
         "tcp_client_connect returned before it blocked in connect()"
@@ -1108,6 +1103,14 @@ fn tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline<I: Chapter>() {
         signal_and_wait(thread.as_pthread_t(), &done),
         "SIGUSR1 never handled"
     );
+    (thread, tid, done)
+}
+
+fn tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline<I: Chapter>() {
+    let _s = signal_test();
+    let full = full_listener();
+    let (thread, tid, done) = spawn_client_connect_and_interrupt::<I>(full.port);
+    // One signal in connect(), then more while the code waits for the handshake in select().
     let mut signals = 1;
     let stop = Instant::now() + Duration::from_secs(3);
     while Instant::now() < stop && wait_blocked_in(tid, SELECT_SYSCALLS, &done) {
@@ -1131,15 +1134,7 @@ fn tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline<I: Chapter>() {
 fn tcp_client_connect_interrupted_then_accepted_connects<I: Chapter>() {
     let _s = signal_test();
     let full = full_listener();
-    let (thread, tid, done) = spawn_client_connect::<I>(full.port);
-    assert!(
-        wait_blocked_in(tid, &[libc::SYS_connect], &done),
-        "tcp_client_connect returned before it blocked in connect()"
-    );
-    assert!(
-        signal_and_wait(thread.as_pthread_t(), &done),
-        "SIGUSR1 never handled"
-    );
+    let (thread, _, _) = spawn_client_connect_and_interrupt::<I>(full.port);
     // Room in the queue: the SYN's retransmission completes the interrupted handshake.
     let _fillers = full.make_room();
     let (rc, e, _) = thread.join().expect("connect thread");
