@@ -237,8 +237,9 @@ fn sequential_200_clients(imp: &Impl) -> TestResult {
         secs(30),
     )?;
     // Every session is over; its process exits right after its last line. An exited child
-    // is a zombie for a moment (longer under strace, which collects it before the parent's
-    // SA_NOCLDWAIT can), a zombie the server never reaps stays forever.
+    // is a zombie for a moment, longer under strace: its exit goes to the tracer first, to the
+    // parent (and its SA_NOCLDWAIT) only once strace has collected it (ptrace(2), "Real
+    // parent"). A zombie the server never reaps stays forever.
     if !poll_until(secs(5), || children_of(pid).is_empty()) {
         let children = children_of(pid);
         let zombies: Vec<i32> = children
