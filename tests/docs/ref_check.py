@@ -88,8 +88,9 @@ class Names:
                 self.dirs.add(d)
         self.top = {f.split("/")[0] for f in self.files} - OUTPUT_DIRS
         self.basenames = {os.path.basename(f) for f in self.files}
-        # "name" in a scenario tuple: ("echo_server::x", f) or (\n "echo_server::x",\n f,\n)
-        tuple_name = re.compile(r'\(\s*"([a-z0-9_]+::[a-z0-9_]+)"\s*,')
+        # "name" in a scenario tuple: ("echo_server::x", f) or (\n "echo_server::x",\n f,\n),
+        # line comments allowed before the name
+        tuple_name = re.compile(r'\(\s*(?://[^\n]*\n\s*)*"([a-z0-9_]+::[a-z0-9_]+)"\s*,')
         self.suite = self._grep("tests/suite/*.rs", tuple_name)
         self.stress = self._grep("tests/stress/*.rs", tuple_name)
         self.twins = set()
