@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make claims: every experiment of tests/claims/, in the order of the chapter (docs/claims.md),
-# then the two that back corrections of our own docs (perror, FD_SETSIZE). Each prints what it
+# then the three that back our own docs (perror, FD_SETSIZE, the TCP states of docs/tcp-states.md). Each prints what it
 # measured and a VERDICT line per claim; it exits 1 when the kernel disagrees with docs/claims.md.
 set -u
 cd "$(dirname "$0")"
@@ -10,7 +10,7 @@ EXPERIMENTS=(
   socket_basics.py time_wait.py reuse_restart.py restart_gap.py reuseport.py thundering_herd.py
   accept_bottleneck.py addresses.py backlog.py buffer_size.py recv_flags.py signals.py errors.py partial_send.py
   close_fin_rst.py accept_reset.py connect_timeout.py nonblocking_connect.py
-  perror_errno.sh fd_setsize.sh
+  perror_errno.sh fd_setsize.sh tcp_states.py
 )
 echo "make claims: $(date -u '+%Y-%m-%d %H:%M UTC'), Linux $(uname -r), nproc $(nproc)," \
      "load average $(cut -d' ' -f1-3 /proc/loadavg)"
