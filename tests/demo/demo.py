@@ -3,20 +3,25 @@
 (`make demo-check`). Both modes run the same scenes with the same narration.
 
   tests/demo/demo.py tmux [c|rust] [PORT]   interactive: tmux panes for the server, two clients,
-                                            the server's process tree and the socket table; a
-                                            key (Enter) per scene. PORT defaults to 7007 (and
-                                            PORT+1, PORT+2 for scenes 5 and 6).
+                                            the server's process tree, the socket table and the
+                                            wire (tcpdump on PORT..PORT+2, live); a key (Enter)
+                                            per scene. PORT defaults to 7007 (and PORT+1, PORT+2
+                                            for scenes 5 and 6).
   tests/demo/demo.py check [c|rust|both]    headless: every scene on kernel-chosen ports,
-                                            asserting what it must show; prints a text capture
-                                            of each scene. Exit 0 when every scene passed
-                                            and every scene has its narration in English
-                                            and in Korean.
+                                            asserting what it must show, the wire pane's
+                                            packets included (tcpdump on the scene's port);
+                                            prints a text capture of each scene. Exit 0 when
+                                            every scene passed and every scene has its
+                                            narration in English and in Korean.
 
 The narration and the scene titles are in English or Korean: DEMO_LANG=en|ko, or, without it,
 the locale (LC_ALL, LC_MESSAGES, LANG) starting with "ko" picks Korean.
 
-Needs only what `make` needs plus tmux (interactive mode only) and ss (iproute2); installs
-nothing. Loopback only. python3 standard library only.
+Needs only what `make` needs plus tmux (interactive mode only), ss (iproute2) and tcpdump (the
+wire pane; capturing needs root: without root or tcpdump the pane says so, and demo-check reports
+the wire checks as skipped, with the reason); installs nothing (`make deps` does). Loopback only.
+python3 standard library only: the packets are read from tcpdump's own text, the lines the pane
+shows (tcpdump decodes them, nothing here parses a packet).
 """
 import errno
 import os
@@ -28,6 +33,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -103,18 +109,65 @@ SCENES = [
     },
 ]
 
+# What to look for in the wire pane during each scene (tcpdump's Flags: S SYN, . ACK, P push, F FIN,
+# R RST), said after the narration. `make demo-check` asserts each on the scene's captured packets.
+WIRE = [
+    {"en": "Wire pane: nothing. listen() sends no packet; a listening socket only answers.",
+     "ko": "패킷 창: 아무것도 없습니다. listen()은 패킷을 보내지 않고, 리스닝 소켓은 답하기만 합니다."},
+    {"en": "Wire pane: each connect is the 3-way handshake, Flags [S] (SYN), [S.] (SYN-ACK), [.] (ACK); "
+           "then each line typed goes out as [P.] and comes back as [P.], each acknowledged by [.].",
+     "ko": "패킷 창: connect마다 3-way handshake, 곧 Flags [S](SYN), [S.](SYN-ACK), [.](ACK)가 "
+           "보입니다. 그다음 입력한 줄은 [P.]로 나가고 [P.]로 돌아오며, 각각 [.]로 확인응답됩니다."},
+    {"en": "Wire pane: [F.] from the client's port first (its half-close), then [F.] from the server's "
+           "port (the child's close), each acknowledged; no [R].",
+     "ko": "패킷 창: 먼저 클라이언트 포트에서 [F.](한쪽 닫기), 그다음 서버 포트에서 [F.](자식의 "
+           "close)가 나가고, 각각 확인응답됩니다. [R]은 없습니다."},
+    {"en": "Wire pane: after the kill the first [F.] comes from the server's port this time, then the "
+           "client's; the binds send nothing; the client after the restart shakes hands anew.",
+     "ko": "패킷 창: 이번에는 kill 뒤 첫 [F.]가 서버의 포트에서 나오고 클라이언트의 것이 뒤따릅니다. "
+           "bind는 아무것도 보내지 않고, 재시작 뒤의 클라이언트는 처음부터 다시 핸드셰이크를 합니다."},
+    {"en": "Wire pane: the queued connection's handshake, then [S] after [S] from the clients and no "
+           "[S.] back; the first column shows the gaps, 1 s each (Linux 6.7+ retries a SYN at 1 s "
+           "intervals four times before it doubles the wait); giving up sends nothing.",
+     "ko": "패킷 창: 큐에 걸린 연결의 핸드셰이크 뒤로 클라이언트의 [S]가 거듭 나가지만 [S.]는 돌아오지 "
+           "않습니다. 첫 열이 보여 주는 간격은 1초씩입니다(Linux 6.7부터는 SYN을 1초 간격으로 네 번 다시 "
+           "보낸 뒤에야 기다림을 두 배로 늘림). 포기할 때는 아무것도 보내지 않습니다."},
+    {"en": "Wire pane: handshake, the request [P.] out, the response [P.] back, then the server's [F.] "
+           "first (HTTP/1.0 closes after the response), the client's after it.",
+     "ko": "패킷 창: 핸드셰이크, 요청 [P.]가 나가고 응답 [P.]가 돌아온 뒤, 서버의 [F.]가 먼저(HTTP/1.0은 "
+           "응답 뒤에 닫음), 클라이언트의 [F.]가 그 뒤에 보입니다."},
+]
+
+# The panes' titles, in the narration's language.
+TITLES = {
+    "en": {"narrator": "narrator", "server": "server", "client1": "client 1", "client2": "client 2",
+           "tree": "process tree", "sockets": "sockets (ss -tan)", "wire": "wire (tcpdump)"},
+    "ko": {"narrator": "해설", "server": "서버", "client1": "클라이언트 1", "client2": "클라이언트 2",
+           "tree": "프로세스 트리", "sockets": "소켓 (ss -tan)", "wire": "패킷 (tcpdump)"},
+}
+
 # What the interactive narrator prints besides the scenes.
 UI = {
     "en": {"scene": "scene", "next": "[Enter] next scene, q quits ", "end": "[Enter] end the demo ",
            "restart": "\n[Enter] restart echo_server on the same port ",
            "full": "listener on :{port}: listen(fd, 0), one connection never accepted",
            "failed": "demo: scene failed", "with": "with",
+           "wire_head": "$ {cmd}   (TCP options left out)\nfirst column: time since the previous "
+                        "packet; Flags: S SYN, . ACK, P push (data), F FIN, R RST",
+           "no_capture": "(no capture: {why})",
+           "no_tcpdump": "tcpdump is not installed (make deps installs it)",
+           "not_root": "capturing packets needs root (tcpdump on lo)",
            "cases": {"neither option": "neither option", "SO_REUSEADDR alone": "SO_REUSEADDR alone",
                      "SO_REUSEPORT alone": "SO_REUSEPORT alone"}},
     "ko": {"scene": "장면", "next": "[Enter] 다음 장면, q 끝내기 ", "end": "[Enter] 시연 끝내기 ",
            "restart": "\n[Enter] 같은 포트에서 echo_server 재시작 ",
            "full": "리스닝 소켓 :{port}: listen(fd, 0), accept하지 않는 연결 하나",
            "failed": "demo: 장면 실패", "with": "옵션:",
+           "wire_head": "$ {cmd}   (TCP 옵션은 뺐음)\n첫 열: 앞 패킷과의 시간 간격, "
+                        "Flags: S SYN, . ACK, P push(데이터), F FIN, R RST",
+           "no_capture": "(캡처 없음: {why})",
+           "no_tcpdump": "tcpdump가 설치되어 있지 않습니다(make deps가 설치함)",
+           "not_root": "패킷 캡처에는 root 권한이 필요합니다(lo에서 tcpdump)",
            "cases": {"neither option": "둘 다 없음", "SO_REUSEADDR alone": "SO_REUSEADDR만",
                      "SO_REUSEPORT alone": "SO_REUSEPORT만"}},
 }
@@ -136,8 +189,10 @@ def demo_lang():
 
 
 def scene_text(n, lang):
-    """(title, narration) of scene n (1-based) in lang."""
-    return SCENES[n - 1][lang]
+    """(title, narration) of scene n (1-based) in lang; the narration ends with what to look for
+    in the wire pane."""
+    title, text = SCENES[n - 1][lang]
+    return title, f"{text} {WIRE[n - 1][lang]}"
 
 
 def check_texts():
@@ -155,7 +210,15 @@ def check_texts():
                 for wrong, right in (("논블로킹", "비블로킹"), ("듣기 소켓", "리스닝 소켓")):
                     if wrong in title + text:
                         problems.append(f"scene {n}: '{wrong}' (the chapter says '{right}')")
+    if len(WIRE) != len(SCENES):
+        problems.append(f"{len(WIRE)} wire-pane notes for {len(SCENES)} scenes")
+    for n, note in enumerate(WIRE, 1):
+        for lang in LANGS:
+            if not note.get(lang, "").strip():
+                problems.append(f"scene {n}: no {lang} note on the wire pane")
     for lang in LANGS:
+        if set(TITLES[lang]) != set(TITLES["en"]):
+            problems.append(f"pane titles: {lang} lacks {sorted(set(TITLES['en']) - set(TITLES[lang]))}")
         if set(UI[lang]) != set(UI["en"]):
             problems.append(f"UI strings: {lang} lacks {sorted(set(UI['en']) - set(UI[lang]))}")
     return problems
@@ -200,6 +263,106 @@ def children(pid):
     return kids
 
 
+# ---------------------------------------------------------------- the wire pane
+
+def tcpdump_cmd(ports):
+    """tcpdump as the wire pane runs it: loopback, numeric (-nn), a line per packet as it comes
+    (-l), and first the time since the previous packet (-ttt), so the gaps between retransmitted
+    SYNs read directly."""
+    return ["tcpdump", "-i", "lo", "-nn", "-l", "-ttt", " or ".join(f"port {p}" for p in ports)]
+
+
+def wire_unavailable(lang="en"):
+    """Why this process cannot capture (None when it can): tcpdump missing, or not root."""
+    if subprocess.run(["sh", "-c", "command -v tcpdump"], capture_output=True).returncode != 0:
+        return UI[lang]["no_tcpdump"]
+    if os.geteuid() != 0:
+        return UI[lang]["not_root"]
+    return None
+
+
+OPTIONS = re.compile(r", options \[[^\]]*\]")
+
+
+def pane_line(raw):
+    """A tcpdump line as the wire pane shows it: the TCP options left out (they make a line about
+    170 characters long and say nothing the demo needs); the rest as tcpdump printed it."""
+    return OPTIONS.sub("", raw.rstrip("\n")).strip()
+
+
+PACKET = re.compile(r"IP [\d.]+\.(\d+) > [\d.]+\.(\d+): Flags \[([^\]]*)\]")
+
+
+class Wire:
+    """tcpdump on one port while a scene runs: the lines the wire pane would show for it."""
+
+    def __init__(self, port):
+        self.port, self.lines = port, []
+        self.p = subprocess.Popen(tcpdump_cmd([port]), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        ready = ""
+        end = time.time() + 10
+        while "listening on" not in ready and time.time() < end:   # tcpdump's readiness line
+            r, _, _ = select.select([self.p.stderr], [], [], 0.5)
+            if r:
+                chunk = os.read(self.p.stderr.fileno(), 4096)   # raw: no buffer hides a line
+                if not chunk:
+                    break
+                ready += chunk.decode(errors="replace")
+        if "listening on" not in ready:
+            self.p.kill()
+            raise Failed(f"tcpdump did not start: {ready.strip()!r}")
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.lines.append(line)
+
+    def stop(self):
+        """Sends a UDP datagram to the port as an end mark (lo delivers in order), waits until
+        tcpdump has printed it, stops tcpdump; returns the pane's lines before the mark."""
+        mark = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        mark.sendto(b"end of scene", ("127.0.0.1", self.port))
+        mark.close()
+        tag = f"> 127.0.0.1.{self.port}: UDP"
+        seen = wait_until(lambda: any(tag in line for line in list(self.lines)), timeout=10)
+        self.p.terminate()
+        self.p.wait(timeout=10)
+        self.reader.join(timeout=10)
+        expect(seen, "tcpdump never printed the end-of-scene mark")
+        lines = list(self.lines)
+        return [pane_line(line) for line in lines[:next(i for i, x in enumerate(lines) if tag in x)]]
+
+
+def connections(lines, port):
+    """The TCP packets of the lines, per connection (the other end's port), in order:
+    {peer port: [(direction 'c>s' or 's>c', flags)]}, the server being the one on PORT."""
+    conns = {}
+    for line in lines:
+        m = PACKET.search(line)
+        if not m:
+            continue
+        src, dst, flags = int(m.group(1)), int(m.group(2)), m.group(3)
+        if dst == port:
+            conns.setdefault(src, []).append(("c>s", flags))
+        elif src == port:
+            conns.setdefault(dst, []).append(("s>c", flags))
+    return conns
+
+
+def handshake_ok(conn):
+    return conn[:3] == [("c>s", "S"), ("s>c", "S."), ("c>s", ".")]
+
+
+def first_fin(conn):
+    return next((d for d, f in conn if "F" in f), None)
+
+
+def has_rst(conn):
+    return any("R" in f for _, f in conn)
+
+
 # The reuse options a restarting server could set: (label, SO_REUSEADDR, SO_REUSEPORT).
 REUSE_CASES = [("neither option", 0, 0), ("SO_REUSEADDR alone", 1, 0), ("SO_REUSEPORT alone", 0, 1)]
 
@@ -218,12 +381,15 @@ def bind_with(port, reuseaddr, reuseport):
         s.close()
 
 
-def full_backlog_listener(port=0):
-    """listen(fd, 0) plus one connection nobody accepts: later SYNs are dropped."""
+def full_backlog_listener(port=0, before_filler=None):
+    """listen(fd, 0) plus one connection nobody accepts: later SYNs are dropped.
+    before_filler(port) runs between listen and the filler's connect (demo-check's capture)."""
     lst = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lst.bind(("127.0.0.1", port))
     lst.listen(0)
+    if before_filler:
+        before_filler(lst.getsockname()[1])
     filler = socket.create_connection(lst.getsockname(), timeout=2)
     return lst, filler
 
@@ -263,6 +429,23 @@ class Check:
         self.impl, self.tmp, self.bin = impl, tmp, bins(impl)
         self.server, self.port, self.procs, self.capture = None, None, [], []
         self.env = dict(os.environ, TRACE="1")
+        self.wire, self.wire_skip = None, wire_unavailable()
+
+    def wire_begin(self, port):
+        """Starts capturing the scene's port, as the wire pane would (unless capture is impossible)."""
+        if not self.wire_skip:
+            self.wire = Wire(port)
+
+    def wire_end(self, judge):
+        """Stops the capture, shows the pane's lines, and judges them: judge(lines, port)."""
+        if self.wire_skip:
+            self.say(f"wire pane: not checked ({self.wire_skip})")
+            return
+        port = self.wire.port
+        lines, self.wire = self.wire.stop(), None
+        self.say(f"wire pane ($ {' '.join(tcpdump_cmd([port])[:-1])} 'port {port}'):\n"
+                 + ("\n".join(f"  {line}" for line in lines) if lines else "  (no packets)"))
+        judge(lines, port)
 
     def say(self, line):
         self.capture.append(line)
@@ -307,6 +490,7 @@ class Check:
     # scene 1
     def scene1(self):
         self.server, self.port, self.err = self.start_server(0)
+        self.wire_begin(self.port)
         trace = wait_until(lambda: "[step 5]" in open(self.err).read() and open(self.err).read())
         expect(trace, "no TRACE narration of steps 1-5")
         for step in ("[step 1] socket() -> fd", "[step 2] setsockopt(SO_REUSEADDR) -> 0",
@@ -318,9 +502,11 @@ class Check:
         self.say(f"$ ss -tln 'sport = :{self.port}'\n" + "\n".join(lines))
         expect(len(lines) == 1 and lines[0].split()[0] == "LISTEN", f"ss: no LISTEN socket: {lines}")
         expect(lines[0].split()[2] == "128", f"ss: Send-Q (the backlog) is not 128: {lines[0]}")
+        self.wire_end(lambda pkts, port: expect(not pkts, "wire: packets while only listening"))
 
     # scene 2
     def scene2(self):
+        self.wire_begin(self.port)
         self.c1, self.c2 = self.client(), self.client()
         self.echo(self.c1, "hello from client 1\n")
         self.echo(self.c2, "hello from client 2\n")
@@ -334,8 +520,19 @@ class Check:
         estab = [line for line in lines if line.startswith("ESTAB")]
         expect(len(estab) == 4, f"expected 4 ESTAB lines (2 connections x 2 ends), got {len(estab)}")
 
+        def judge(pkts, port):
+            conns = connections(pkts, port)
+            expect(len(conns) == 2, f"wire: {len(conns)} connections, not 2")
+            for conn in conns.values():
+                expect(handshake_ok(conn), f"wire: the handshake is not [S], [S.], [.]: {conn[:3]}")
+                for d in ("c>s", "s>c"):
+                    expect(any(x == d and "P" in f for x, f in conn), f"wire: no data [P.] {d}")
+                expect(first_fin(conn) is None and not has_rst(conn), "wire: FIN or RST in an open session")
+        self.wire_end(judge)
+
     # scene 3
     def scene3(self):
+        self.wire_begin(self.port)
         for c in (self.c1, self.c2):
             c.stdin.close()
         for n, c in enumerate((self.c1, self.c2), 1):
@@ -351,8 +548,18 @@ class Check:
         tw = [line for line in lines if line.startswith("TIME-WAIT") and line.split()[4].endswith(f":{self.port}")]
         expect(len(tw) >= 2, f"expected the clients' TIME-WAIT (peer :{self.port}), got {lines}")
 
+        def judge(pkts, port):
+            conns = connections(pkts, port)
+            expect(len(conns) == 2, f"wire: {len(conns)} connections, not 2")
+            for conn in conns.values():
+                expect(first_fin(conn) == "c>s", "wire: the first FIN is not the client's")
+                expect(any(d == "s>c" and "F" in f for d, f in conn), "wire: no FIN from the server")
+                expect(not has_rst(conn), "wire: an RST where both sides close with FIN")
+        self.wire_end(judge)
+
     # scene 4
     def scene4(self):
+        self.wire_begin(self.port)
         c3 = self.client()
         self.echo(c3, "still here\n")
         wait_until(lambda: len(children(self.server.pid)) == 1)
@@ -378,9 +585,19 @@ class Check:
         expect(c4.wait(timeout=10) == 0, "client after restart failed")
         self.say("echo_server (SO_REUSEADDR and SO_REUSEPORT) -> listening at once, echo works")
 
+        def judge(pkts, port):
+            conns = list(connections(pkts, port).values())
+            expect(len(conns) == 2, f"wire: {len(conns)} connections, not 2 (client 3, client 4)")
+            before, after = conns
+            expect(handshake_ok(before) and handshake_ok(after), "wire: a handshake is not [S], [S.], [.]")
+            expect(first_fin(before) == "s>c", "wire: after the kill the first FIN is not the server's")
+            expect(first_fin(after) == "c>s", "wire: after the restart the first FIN is not the client's")
+            expect(not has_rst(before) and not has_rst(after), "wire: an RST")
+        self.wire_end(judge)
+
     # scene 5
     def scene5(self):
-        lst, filler = full_backlog_listener()
+        lst, filler = full_backlog_listener(before_filler=self.wire_begin)
         port = lst.getsockname()[1]
         try:
             t0 = time.time()
@@ -404,6 +621,18 @@ class Check:
                 expect("connect: Connection timed out" in err, f"{mode}: stderr {err!r}")
                 lo, hi = (4.5, 8.0) if mode == "blocking" else (0.2, 2.5)
                 expect(lo <= took <= hi, f"{mode}: gave up after {took:.1f} s, expected {lo}-{hi}")
+
+            def judge(pkts, port):
+                conns = list(connections(pkts, port).values())
+                expect(len(conns) == 3, f"wire: {len(conns)} connections, not 3 (the queued one, 2 clients)")
+                filler, *clients = conns
+                expect(filler == [("c>s", "S"), ("s>c", "S."), ("c>s", ".")],
+                       f"wire: the queued connection is not just its handshake: {filler}")
+                for conn in clients:
+                    expect(all(x == ("c>s", "S") for x in conn),
+                           f"wire: a client to the full backlog got an answer or sent more than SYNs: {conn}")
+                expect(max(len(c) for c in clients) >= 2, "wire: no SYN retransmitted in 5 s")
+            self.wire_end(judge)
         finally:
             filler.close()
             lst.close()
@@ -412,8 +641,20 @@ class Check:
     def scene6(self):
         http, port = start_http_server(0, make_docroot(self.tmp))
         try:
+            self.wire_begin(port)
             p = subprocess.run([os.path.join(self.bin, "http_get"), "127.0.0.1", str(port), "/index.html"],
                                capture_output=True, timeout=20)
+
+            def judge(pkts, port):
+                conns = list(connections(pkts, port).values())
+                expect(len(conns) == 1, f"wire: {len(conns)} connections, not 1")
+                conn = conns[0]
+                expect(handshake_ok(conn), f"wire: the handshake is not [S], [S.], [.]: {conn[:3]}")
+                for d in ("c>s", "s>c"):
+                    expect(any(x == d and "P" in f for x, f in conn), f"wire: no data [P.] {d}")
+                expect(first_fin(conn) == "s>c", "wire: the first FIN is not the server's")
+                expect(not has_rst(conn), "wire: an RST")
+            self.wire_end(judge)
         finally:
             os.killpg(http.pid, signal.SIGTERM)
             http.wait()
@@ -425,6 +666,9 @@ class Check:
         expect("hello from the 7.1.3 demo" in out, "body missing")
 
     def cleanup(self):
+        if self.wire is not None and self.wire.p.poll() is None:
+            self.wire.p.kill()
+            self.wire.p.wait()
         for p in self.procs:
             if p.poll() is None:
                 try:
@@ -441,6 +685,9 @@ def check(impls, lang):
     ok = not problems
     print(f"demo_check: narration in {', '.join(LANGS)} for each of the {len(SCENES)} scenes: "
           f"{'ok' if ok else 'FAILED'}; showing {lang} (DEMO_LANG=en|ko)")
+    why = wire_unavailable()
+    print("demo_check: wire pane: " + (f"SKIPPED, not checked ({why})" if why else
+                                       "each scene's packets captured with tcpdump and checked"))
     for impl in impls:
         for prog in ("echo_server", "tcp_client", "http_get"):
             if not os.access(os.path.join(bins(impl), prog), os.X_OK):
@@ -480,9 +727,10 @@ def interactive(impl, port):
         raise SystemExit(f"port {port} is in use: make demo DEMO_PORT=N")
     session = f"tcp-demo-{port}"
     me = os.path.abspath(__file__)
+    lang = demo_lang()
     tmux("kill-session", "-t", session, check=False)
     tmux("new-session", "-d", "-s", session, "-x", "200", "-y", "50",
-         f"{shlex.quote(sys.executable)} {shlex.quote(me)} narrate {impl} {port} {demo_lang()}")
+         f"{shlex.quote(sys.executable)} {shlex.quote(me)} narrate {impl} {port} {lang}")
     narrator = tmux("display-message", "-p", "-t", session, "#{pane_id}").strip()
 
     def split(target, how, *cmd):
@@ -490,15 +738,18 @@ def interactive(impl, port):
                     *cmd).strip()
 
     watch = os.path.join(ROOT, "tests/demo/watch.sh")
-    panes = {"server": split(narrator, "-h")}
+    # the wire pane first, the window's full width at the bottom (a tcpdump line is ~110 columns)
+    panes = {"wire": split(narrator, "-v", "-f", "-l", "14",
+                           f"{shlex.quote(sys.executable)} {shlex.quote(me)} wirepane {port} {lang}")}
+    panes["server"] = split(narrator, "-h")
     panes["client1"] = split(panes["server"], "-v")
     panes["client2"] = split(panes["client1"], "-h")
-    panes["tree"] = split(narrator, "-v", f"{watch} tree {port}")
-    panes["sockets"] = split(panes["tree"], "-v", f"{watch} sockets {port}")
+    panes["tree"] = split(narrator, "-v", f"{watch} tree {port} {lang}")
+    panes["sockets"] = split(panes["tree"], "-v", f"{watch} sockets {port} {lang}")
     for name, pid in panes.items():
-        tmux("select-pane", "-t", pid, "-T", name)
+        tmux("select-pane", "-t", pid, "-T", TITLES[lang][name])
         tmux("set-option", "-t", session, f"@{name}", pid)
-    tmux("select-pane", "-t", narrator, "-T", "narrator")
+    tmux("select-pane", "-t", narrator, "-T", TITLES[lang]["narrator"])
     tmux("set-option", "-t", session, "pane-border-status", "top", check=False)
     tmux("set-option", "-t", session, "@ready", "1")
     tmux("select-pane", "-t", narrator)
@@ -506,6 +757,26 @@ def interactive(impl, port):
         tmux("switch-client", "-t", session)
     else:
         os.execvp("tmux", ["tmux", "attach", "-t", session])
+
+
+def wire_pane(port, lang):
+    """The wire pane: tcpdump on PORT..PORT+2, each line as pane_line shows it, until killed."""
+    cmd = tcpdump_cmd([port, port + 1, port + 2])
+    print(UI[lang]["wire_head"].format(cmd=" ".join(cmd[:-1]) + f" '{cmd[-1]}'"), flush=True)
+    why = wire_unavailable(lang)
+    if why:
+        print(UI[lang]["no_capture"].format(why=why), flush=True)
+        while True:
+            signal.pause()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in p.stdout:
+            print(pane_line(line), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        p.terminate()
+        p.wait()
 
 
 def narrate(impl, port, lang):
@@ -588,6 +859,9 @@ def main(argv):
     if mode == "check":
         which = argv[1] if len(argv) > 1 else os.environ.get("DEMO_IMPL", "both")
         return check(["c", "rust"] if which == "both" else [which], demo_lang())
+    if mode == "wirepane":                      # wirepane PORT LANG (the tmux pane's command)
+        return wire_pane(int(argv[1]) if len(argv) > 1 else 7007,
+                         argv[2] if len(argv) > 2 and argv[2] in LANGS else demo_lang())
     impl = argv[1] if len(argv) > 1 else "rust"
     port = int(argv[2]) if len(argv) > 2 else 7007
     if mode == "tmux":
