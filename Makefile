@@ -95,9 +95,10 @@ compare: deps
 
 # Real peers the suite talks to, and the tools of the demo, traces, stress and valgrind checks
 # (COMMAND:PACKAGE); each package installed only when its command is missing (Debian, as root or
-# via sudo). Every target that needs one of them depends on deps.
+# via sudo). Every target that needs one of them depends on deps. tcpdump: the demo's wire pane
+# and demo-check's packet checks; unshare (util-linux): the SYN queue cases of make claims.
 DEPS := socat:socat python3:python3 ss:iproute2 tmux:tmux strace:strace valgrind:valgrind \
-        setpriv:util-linux prlimit:util-linux
+        setpriv:util-linux prlimit:util-linux unshare:util-linux tcpdump:tcpdump
 deps:
 	@missing=""; \
 	for p in $(DEPS); do \

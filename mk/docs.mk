@@ -2,9 +2,11 @@
 #   make docs-check    quoted code, TRACE=1 narration C == Rust, demo scenes, rustdoc -D warnings
 #   make diagram       docs/session.svg from a real strace of one echo session
 #   make demo          the six lecture scenes in tmux (IMPL=c|rust, DEMO_PORT=7007), a key per scene;
-#                      narration in English or Korean (DEMO_LANG=en|ko, or a ko* locale)
+#                      narration in English or Korean (DEMO_LANG=en|ko, or a ko* locale); a wire
+#                      pane shows the packets live (tcpdump, as root)
 #   make demo-check    the same scenes headless, on kernel-chosen ports, asserting what each shows,
-#                      and that every scene has its narration in both languages
+#                      its packets included (tcpdump on the scene's port; skipped, with the reason,
+#                      without root), and that every scene has its narration in both languages
 #   make trace-check   TRACE=1 narration: C and Rust print the same steps for the same session
 #   make quote-check   every code block quoted in docs/walkthrough.md (and ko/) matches its lines
 #   make ref-check     every test, make target and file the docs cite exists, nothing points
@@ -33,10 +35,10 @@ rustdoc-check:
 diagram: all deps
 	IMPL=$(or $(IMPL),c) $(PYTHON) tests/docs/session_diagram.py docs/session.svg
 
-demo: all
+demo: all deps
 	$(PYTHON) tests/demo/demo.py tmux $(or $(IMPL),rust) $(DEMO_PORT)
 
-demo-check: all
+demo-check: all deps
 	$(PYTHON) tests/demo/demo.py check
 
 docs-check: ref-check quote-check trace-check demo-check rustdoc-check
