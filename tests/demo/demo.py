@@ -28,11 +28,13 @@ import os
 import re
 import select
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 
@@ -127,11 +129,11 @@ WIRE = [
      "ko": "패킷 창: 이번에는 kill 뒤 첫 [F.]가 서버의 포트에서 나오고 클라이언트의 것이 뒤따릅니다. "
            "bind는 아무것도 보내지 않고, 재시작 뒤의 클라이언트는 처음부터 다시 핸드셰이크를 합니다."},
     {"en": "Wire pane: the queued connection's handshake, then [S] after [S] from the clients and no "
-           "[S.] back; the first column shows the gaps, 1 s each (Linux 6.7+ retries a SYN at 1 s "
-           "intervals four times before it doubles the wait); giving up sends nothing.",
+           "[S.] back; the first column shows the gaps, 1 s each (since Linux 6.7 a SYN is resent after "
+           "1, 1, 1, 1, 1, then 2, 4 ... s); giving up sends nothing.",
      "ko": "패킷 창: 큐에 걸린 연결의 핸드셰이크 뒤로 클라이언트의 [S]가 거듭 나가지만 [S.]는 돌아오지 "
-           "않습니다. 첫 열이 보여 주는 간격은 1초씩입니다(Linux 6.7부터는 SYN을 1초 간격으로 네 번 다시 "
-           "보낸 뒤에야 기다림을 두 배로 늘림). 포기할 때는 아무것도 보내지 않습니다."},
+           "않습니다. 첫 열이 보여 주는 간격은 1초씩입니다(Linux 6.7부터 SYN은 1, 1, 1, 1, 1초, 그다음 "
+           "2, 4초 ... 뒤에 다시 보냄). 포기할 때는 아무것도 보내지 않습니다."},
     {"en": "Wire pane: handshake, the request [P.] out, the response [P.] back, then the server's [F.] "
            "first (HTTP/1.0 closes after the response), the client's after it.",
      "ko": "패킷 창: 핸드셰이크, 요청 [P.]가 나가고 응답 [P.]가 돌아온 뒤, 서버의 [F.]가 먼저(HTTP/1.0은 "
@@ -799,7 +801,8 @@ def narrate(impl, port, lang):
         for n in range(1, len(SCENES) + 1):
             title, text = scene_text(n, lang)
             print(f"\n=== {ui['scene']} {n}/{len(SCENES)}: {title} ===\n")
-            print(text + "\n")
+            # wrapped at the pane's width, between words
+            print(textwrap.fill(text, width=max(40, shutil.get_terminal_size().columns - 1)) + "\n")
             if n == 1:
                 keys(1, f"TRACE=1 {b}/echo_server {port}", "Enter")
                 wait_until(lambda: ss(port, listening=True))

@@ -6,8 +6,8 @@ differ from what this script draws).
 The eleven states and the transitions of RFC 9293 §3.3.2 (Figure 5), with the system calls of
 the chapter's code that cause them, plus the RST the figure leaves out (close() with unread data:
 RFC 9293 §3.10.7, Linux's __tcp_close) and the SYN retransmissions of a connect that gets no
-answer (1 s apart four times, then doubling: tcp_syn_linear_timeouts = 4 since Linux 6.7,
-Documentation/networking/ip-sysctl.rst; 1.02-1.03 s gaps in make demo-check here). The paths of the wire lessons a (echo_session), b (close_unread_rst), d (full_backlog)
+answer (after 1, 1, 1, 1, 1, then 2, 4 ... s: tcp_syn_linear_timeouts = 4 since Linux 6.7,
+Documentation/networking/ip-sysctl.rst; five gaps of 1.00-1.03 s in make demo here). The paths of the wire lessons a (echo_session), b (close_unread_rst), d (full_backlog)
 and e (server_first) are drawn in colour beside the edges they take (`make wire LESSON=name`).
 
 Text stays text (<text>, no paths), so the Korean needs a CJK font where it is shown
@@ -91,7 +91,7 @@ TEXT = {
         "title": "TCP states (RFC 9293 §3.3.2) and the system calls of the chapter's code",
         "ss": "ss -tan: {}",
         "rst": "rcv RST",
-        "retry": "no SYN-ACK: resend SYN\n(every 1 s, 4 times; then 2 s, 4 s, ...)",
+        "retry": "no SYN-ACK: resend SYN\n(after 1, 1, 1, 1, 1, then 2, 4 ... s)",
         "legend": "Wire lessons (make wire LESSON=name), drawn beside the edges they take:",
         "lesson": {
             "a": "a echo_session: client CLOSED→SYN-SENT→ESTABLISHED→FIN-WAIT-1→FIN-WAIT-2→TIME-WAIT; "
@@ -107,7 +107,7 @@ TEXT = {
         "title": "TCP 상태(RFC 9293 §3.3.2)와 챕터 코드의 시스템 콜",
         "ss": "ss -tan: {}",
         "rst": "RST 받음",
-        "retry": "SYN-ACK 없음: SYN 재전송\n(1초 간격으로 4번, 그다음 2초, 4초, ...)",
+        "retry": "SYN-ACK 없음: SYN 재전송\n(1, 1, 1, 1, 1초, 그다음 2, 4초 ... 뒤)",
         "legend": "패킷으로 보는 레슨(make wire LESSON=이름): 레슨마다 지나는 전이 옆에 색으로 표시",
         "lesson": {
             "a": "a echo_session: 클라이언트 CLOSED→SYN-SENT→ESTABLISHED→FIN-WAIT-1→FIN-WAIT-2→TIME-WAIT, "
