@@ -34,9 +34,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
+import unicodedata
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -781,6 +781,21 @@ def wire_pane(port, lang):
         p.wait()
 
 
+def wrap(text, width):
+    """Text broken between words into lines of at most WIDTH terminal columns (a Hangul syllable
+    takes two: East Asian Width W or F)."""
+    def cols(s):
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    lines, line = [], ""
+    for word in text.split():
+        if line and cols(line) + 1 + cols(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return "\n".join(lines + [line])
+
+
 def narrate(impl, port, lang):
     session = f"tcp-demo-{port}"
     ui = UI[lang]
@@ -801,8 +816,7 @@ def narrate(impl, port, lang):
         for n in range(1, len(SCENES) + 1):
             title, text = scene_text(n, lang)
             print(f"\n=== {ui['scene']} {n}/{len(SCENES)}: {title} ===\n")
-            # wrapped at the pane's width, between words
-            print(textwrap.fill(text, width=max(40, shutil.get_terminal_size().columns - 1)) + "\n")
+            print(wrap(text, max(40, shutil.get_terminal_size().columns - 1)) + "\n")
             if n == 1:
                 keys(1, f"TRACE=1 {b}/echo_server {port}", "Enter")
                 wait_until(lambda: ss(port, listening=True))
