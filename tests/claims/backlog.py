@@ -202,8 +202,9 @@ def main():
               and big_on["synrecv"] == 40 and big_off["synrecv"] == 13
               and big_off["delta"]["TcpExtListenDrops"] == 27)
         verdict(ok, "holds",
-                f"'SYN queue 크기' is half the story: the backlog caps the SYN queue ({on['synrecv']} half-open "
-                f"with listen(fd, {backlog}): backlog + 1 on this kernel; beyond it SYN cookies, or drops with "
+                f"'SYN queue 크기' is half the story: the backlog caps the SYN queue ({on['synrecv']} "
+                f"half-open with listen(fd, {backlog}): backlog + 1 on this kernel; beyond it SYN cookies, or "
+                "drops with "
                 "tcp_syncookies=0; tcp_max_syn_backlog counts only with cookies off) and the accept queue "
                 "(Recv-Q 4 with listen(fd, 3), Send-Q shows the backlog 3; when it is full new SYNs are "
                 "dropped, cookies or not)")

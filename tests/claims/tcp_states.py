@@ -76,7 +76,8 @@ if root:
     row("FIN-WAIT-1", "shutdown(SHUT_WR), the FIN unacknowledged", a, b.getsockname())
     b.shutdown(socket.SHUT_WR)               # b's FIN crosses a's: a has sent FIN and gets FIN
     wait_state(a, "CLOSING")
-    row("CLOSING", "then the peer's FIN comes before the ACK of its own (simultaneous close)", a, b.getsockname())
+    row("CLOSING", "then the peer's FIN comes before the ACK of its own (simultaneous close)", a,
+        b.getsockname())
 a.close()
 b.close()
 

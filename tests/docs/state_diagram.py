@@ -5,9 +5,10 @@ differ from what this script draws).
 
 The eleven states and the transitions of RFC 9293 §3.3.2 (Figure 5), with the system calls of
 the chapter's code that cause them, plus the RST the figure leaves out (close() with unread data:
-RFC 9293 §3.10.7, Linux's __tcp_close) and the SYN retransmissions of a connect that gets no
+RFC 2525 §2.17, Linux's __tcp_close) and the SYN retransmissions of a connect that gets no
 answer (after 1, 1, 1, 1, 1, then 2, 4 ... s: tcp_syn_linear_timeouts = 4 since Linux 6.7,
-Documentation/networking/ip-sysctl.rst; five gaps of 1.00-1.03 s in make demo here). The paths of the wire lessons a (echo_session), b (close_unread_rst), d (full_backlog)
+Documentation/networking/ip-sysctl.rst; five gaps of 1.00-1.03 s in make demo here). The paths
+of the wire lessons a (echo_session), b (close_unread_rst), d (full_backlog)
 and e (server_first) are drawn in colour beside the edges they take (`make wire LESSON=name`).
 
 Text stays text (<text>, no paths), so the Korean needs a CJK font where it is shown
