@@ -38,9 +38,14 @@ rows = []       # (RFC 9293 name, how it was made, ss -tan, tcpi_state)
 
 
 def row(name, how, sock, peer=None):
-    local = sock.getsockname()
-    remote = peer if peer else None
-    rows.append((name, how, ss_state(local, remote), tcp_state(sock)))
+    """One state: ss is asked for this exact connection (local and peer address), since an older
+    connection in TIME-WAIT may hold the same local port."""
+    if peer is None:
+        try:
+            peer = sock.getpeername()
+        except OSError:                    # not connected (CLOSED, LISTEN)
+            peer = None
+    rows.append((name, how, ss_state(sock.getsockname(), peer), tcp_state(sock)))
 
 
 title("tcp_states", "the eleven TCP states (RFC 9293 §3.3.2) as `ss -tan` and TCP_INFO name them")
@@ -60,7 +65,7 @@ if root:
     c.setblocking(False)
     c.connect_ex(lst.getsockname())
     wait_until(lambda: ss("-tan", "state", "syn-recv", f"( sport = :{port_of(lst)} )"), timeout=3)
-    row("SYN-SENT", "connect(), the SYN-ACK never reaches it", c)
+    row("SYN-SENT", "connect(), the SYN-ACK never reaches it", c, lst.getsockname())
     rows.append(("SYN-RECEIVED", "the listener's side of that handshake",
                  ss_state(lst.getsockname(), c.getsockname()), "(a request, no socket yet)"))
     c.close()
