@@ -16,7 +16,7 @@ SYN cookie if net.ipv4.tcp_syncookies is on (counter TcpExtTCPReqQFullDoCookies)
 SYN otherwise (TcpExtTCPReqQFullDrop, TcpExtListenDrops). net.ipv4.tcp_max_syn_backlog is read
 only with cookies off (tcp_conn_request: the last quarter of it is kept for peers proven alive).
 listen(2) NOTES still say the backlog is the accept queue's length only and that the SYN queue is
-bounded by tcp_max_syn_backlog: written for Linux 2.2, out of date since 4.4.
+bounded by tcp_max_syn_backlog (ignored with cookies): the measurements below say otherwise.
 
 How the SYN queue is filled here: each client socket gets a classic BPF socket filter that drops
 every packet it would receive (SO_ATTACH_FILTER, socket(7); no privilege needed), so the server's
