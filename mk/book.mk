@@ -51,3 +51,6 @@ book-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 .PHONY: book-deps
+
+# make deps installs what the book needs too.
+deps: book-deps
