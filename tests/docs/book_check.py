@@ -10,7 +10,8 @@ Checked on every page:
 * every image loaded (naturalWidth > 0);
 * the language switch (#lang-switch) leads to the same page in the other language, which exists.
 Then, in the browser: clicking the switch on a page with an #anchor keeps the page and the anchor,
-and the search box finds 백로그 and 리스닝 소켓 in Korean and TIME_WAIT in both languages.
+a click on a code tab shows its block (chapter | our C | Rust), and the search box finds 백로그 and
+리스닝 소켓 in Korean and TIME_WAIT in both languages.
 
 Usage: tests/docs/book_check.py [BOOK_DIR]   (default build/book; make book-check builds it first)
 Prints the counts (pages, links, anchors, images) and the time; exit 0 when all is well, 1 otherwise.
@@ -144,6 +145,20 @@ def main(argv):
             if os.path.normpath(path) != os.path.join(book, other, "pitfalls.html") or (frag and got != frag):
                 problems.append(f"{lang}/pitfalls.html#{frag}: the switch, clicked, went to {d.current_url}")
 
+        # Code tabs: a click on a group's second tab shows its second block and hides the first.
+        d.get("file://" + os.path.join(book, "ko", "core", "create_tcp_server.html"))
+        wait_loaded(d)
+        shown = d.execute_script("""
+            const g = document.querySelector('div.code-tabs-on');
+            if (!g) return null;
+            g.querySelectorAll('.code-tabs-bar button')[1].click();
+            const panes = Array.from(g.children).filter(c => c.tagName === 'PRE' || c.querySelector('pre'));
+            return panes.map(p => p.offsetParent !== null);
+        """)
+        tabs = sum(1 for p in pages if "code-tabs" in open(p, encoding="utf-8").read())
+        if shown != [False, True, False]:
+            problems.append(f"ko/core/create_tcp_server.html: code tabs after a click on the second: {shown}")
+
         # Search, as a reader types it.
         searches = []
         for lang, word in SEARCHES:
@@ -171,6 +186,7 @@ def main(argv):
     n_pages = {lang: sum(1 for p in pages if os.path.relpath(p, book).startswith(lang + os.sep)) for lang in LANGS}
     print(f"book_check: {n_pages['ko']} Korean + {n_pages['en']} English pages, {len(links)} links "
           f"({len(checked)} distinct targets, {anchors} with an anchor), {images} images, "
+          f"{tabs} pages with code tabs, "
           f"search: {', '.join(searches)}; {time.monotonic() - start:.1f} s: "
           f"{'ok' if not problems else f'{len(problems)} problems'}")
     return 1 if problems else 0

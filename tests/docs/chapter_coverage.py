@@ -4,7 +4,8 @@
 must be included by some page of docs/ (`{{#include ../../c_reference/chapter/FILE:ANCHOR}}`,
 the lines between `// ANCHOR: NAME` and `// ANCHOR_END: NAME`), so that no line of the chapter
 goes unexplained; and every include of the English pages must have its twin in the Korean page
-of the same name (the same file and anchor), and every anchor included must exist.
+of the same name (the same file and anchor, and the same `{{#step}}` quotes of our code, see
+tests/docs/book_steps.py), and every anchor included must exist.
 
 Exempt: the two lines we added above the chapter's code, `#define _GNU_SOURCE` and
 `#include "chapter.h"` (docs/deviations.md #1, #2; each file's header comment says so).
@@ -25,6 +26,7 @@ CHAPTER = ["c_reference/chapter/server.c", "c_reference/chapter/client.c",
 ADDED = {"#define _GNU_SOURCE", '#include "chapter.h"'}
 INCLUDE = re.compile(r"(?<!\\)\{\{#include\s+([^:}\s]+)(?::([\w-]+))?\s*\}\}")
 MARK = re.compile(r"ANCHOR(_END)?:\s*([\w-]+)")
+STEP = re.compile(r"(?<!\\)\{\{#step\s+([^}]+?)\s*\}\}")
 
 
 def code_lines(path):
@@ -77,12 +79,18 @@ def includes(page):
     return [(os.path.normpath(os.path.join(base, p)), a or None) for p, a in INCLUDE.findall(text)]
 
 
+def steps(page):
+    """The page's {{#step LANG FUNCTION MARKERS}} directives (tests/docs/book_steps.py), in order."""
+    return STEP.findall(open(os.path.join(ROOT, page), encoding="utf-8").read())
+
+
 def main():
     problems, quoted, n_inc = [], {}, 0
     cache = {}
-    by_page = {}
+    by_page, steps_of = {}, {}
     for page in pages():
         by_page[page] = includes(page)
+        steps_of[page] = steps(page)
         for path, anchor in by_page[page]:
             n_inc += 1
             if not os.path.isfile(os.path.join(ROOT, path)):
@@ -104,6 +112,8 @@ def main():
             if strip(incs) != strip(by_page[ko]):
                 problems.append(f"{page} and {ko}: the includes differ "
                                 f"({len(incs)} in English, {len(by_page[ko])} in Korean, or in another order)")
+            if steps_of[page] != steps_of[ko]:
+                problems.append(f"{page} and {ko}: the {{{{#step}}}} quotes of our code differ")
     total = 0
     for path in CHAPTER:
         lines = code_lines(path)
