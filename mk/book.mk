@@ -34,8 +34,9 @@ book: book-deps
 book-check: book
 	$(BOOK_PYTHON) tests/docs/book_check.py $(BOOK)
 
-# mdBook (cargo install, pinned) and the browser check's Chromium, its driver, Selenium and a
-# Korean font (Debian). Each installed only when missing.
+# mdBook (cargo install, pinned) and the browser check's Chromium, its driver, Selenium, a Korean
+# font and an emoji font (the chapter's step headings carry a ⭐) (Debian). Each installed only
+# when missing.
 MDBOOK_VERSION := 0.5.4
 BOOK_DEPS := chromium:chromium chromedriver:chromium-driver
 book-deps:
@@ -45,6 +46,7 @@ book-deps:
 	for p in $(BOOK_DEPS); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
 	$(BOOK_PYTHON) -c 'import selenium' 2>/dev/null || missing="$$missing python3-selenium"; \
 	fc-list 2>/dev/null | grep -q 'Noto Sans CJK' || missing="$$missing fonts-noto-cjk"; \
+	fc-list 2>/dev/null | grep -q 'Noto Color Emoji' || missing="$$missing fonts-noto-color-emoji"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
