@@ -5,6 +5,7 @@
 #   make test       everything: both implementations, sanitized C, unit tests, fmt, clippy, docs
 #   make compare    the shared suite against the chapter's code as printed, C and Rust: one
 #                   table (chapter | C | Rust | syscalls), then the twin tests' table
+#   make book       the book (docs/, Korean and English) into build/book/: open build/book/index.html
 #   make lab        the labs: write each chapter function yourself, checked by these tests
 # Plain `cargo test` needs none of this: it builds both (the C through tests/cprogs) and runs the
 # unit, twin, suite and stress tests, skipping (as ignored) what needs a tool make deps installs.
@@ -61,7 +62,7 @@ rust: | build/rust
 	cp --remove-destination $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
 test: all deps test-unit test-twins lint test-asan docs-check trace-compare stress-fast valgrind-check bench-smoke \
-      chapter-diff-check pitfalls-check labs-check
+      chapter-diff-check pitfalls-check labs-check book-check
 	IMPL=all $(CARGO) test --release --test suite
 
 # The suite runs the programs cargo builds for it (C: tests/cprogs, Rust: src/bin), not build/.

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+// ANCHOR: clear_nonblocking
 /* Clears O_NONBLOCK (chapter step 9 of tcp_connect_nonblocking); 0, or -1 with errno set. */
 static int clear_nonblocking(int fd)
 {
@@ -27,7 +28,9 @@ static int clear_nonblocking(int fd)
     }
     return 0;
 }
+// ANCHOR_END: clear_nonblocking
 
+// ANCHOR: wait_interrupted_connect
 /* Waits for the handshake of a blocking connect() that a signal interrupted (step 4 of
  * tcp_client_connect). With SO_SNDTIMEO set, Linux ends connect() with EINTR even after a mere
  * stop and continue (Ctrl-Z, fg), yet the handshake goes on. A second connect() would wait for
@@ -82,7 +85,9 @@ static int wait_interrupted_connect(int fd, const struct timespec *start,
     }
     return 0;
 }
+// ANCHOR_END: wait_interrupted_connect
 
+// ANCHOR: tcp_client_connect
 /* Connects to server_addr:server_port (an IPv4 literal) with 5 s send/receive timeouts and
  * prints "Connected to ADDR:PORT" on stderr.
  * Returns the connected fd, or -1 with errno set after printing which call failed. A signal
@@ -157,7 +162,9 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
 
     return sock_fd;
 }
+// ANCHOR_END: tcp_client_connect
 
+// ANCHOR: tcp_connect_nonblocking
 /* Connects without blocking longer than timeout_ms: connect() on a non-blocking socket,
  * select() for writability, SO_ERROR for the result. Returns a connected fd in blocking
  * mode, or -1 with errno set (ETIMEDOUT on timeout) after printing what failed. */
@@ -280,3 +287,4 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
 
     return sock_fd;
 }
+// ANCHOR_END: tcp_connect_nonblocking

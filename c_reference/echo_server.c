@@ -14,6 +14,7 @@ static int usage(void)
     return 2;
 }
 
+// ANCHOR: main
 int main(int argc, char *argv[])
 {
     uint16_t port;
@@ -41,3 +42,4 @@ int main(int argc, char *argv[])
     close(server_fd);
     return 1;
 }
+// ANCHOR_END: main

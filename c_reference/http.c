@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+// ANCHOR: resolve_ipv4
 /* fix #16: the chapter hands the host name straight to inet_pton(), which accepts only
  * dotted-quad text. getaddrinfo() turns a name (or a literal) into an IPv4 address. */
 static int resolve_ipv4(const char *host, char *ip, socklen_t ip_len)
@@ -36,7 +37,9 @@ static int resolve_ipv4(const char *host, char *ip, socklen_t ip_len)
     freeaddrinfo(res);
     return 0;
 }
+// ANCHOR_END: resolve_ipv4
 
+// ANCHOR: simple_http_client
 /* GET path from host:port; prints "HTTP Response:", every byte received, and a newline.
  * Returns 0 once a response arrived (any status), -1 after printing what failed.
  * fix #20: the chapter returns void; the caller needs to know for its exit code. */
@@ -142,3 +145,4 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     }
     return 0;
 }
+// ANCHOR_END: simple_http_client

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+// ANCHOR: tcp_client_relay
 /* Not in the chapter: what the tcp_client program does once connected. Copies stdin to the
  * socket and the socket to stdout at the same time, as Stevens' str_cli does with select():
  * poll() waits on both, so neither direction can block the other (a large input echoed back
@@ -87,3 +88,4 @@ int tcp_client_relay(int sock_fd)
         }
     }
 }
+// ANCHOR_END: tcp_client_relay

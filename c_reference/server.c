@@ -16,6 +16,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+// ANCHOR: setup_signal_handlers
 /* Ignore SIGPIPE (a write to a closed peer must fail with EPIPE, not kill the server) and
  * let the kernel reap children itself (SA_NOCLDWAIT: no zombies, no waitpid loop). */
 void setup_signal_handlers(void)
@@ -33,7 +34,9 @@ void setup_signal_handlers(void)
     if (sigaction(SIGCHLD, &sa, NULL) < 0) /* fix #26: result checked */
         perror_keep_errno("sigaction SIGCHLD");
 }
+// ANCHOR_END: setup_signal_handlers
 
+// ANCHOR: create_tcp_server
 /* Returns a listening socket bound to addr:port (addr NULL = every interface), or -1 with
  * errno set after printing which call failed. Prints "TCP server listening on ADDR:PORT" with
  * the address and port really bound (port 0: the one the kernel chose). */
@@ -122,7 +125,9 @@ int create_tcp_server(const char *addr, uint16_t port)
 
     return server_fd;
 }
+// ANCHOR_END: create_tcp_server
 
+// ANCHOR: handle_client
 /* Echoes everything the client sends until EOF or an error, then closes client_fd. Prints
  * "Client connected from IP:PORT", then "Client IP:PORT disconnected gracefully" on EOF, and
  * "Client IP:PORT connection closed" at the end of every session. */
@@ -180,7 +185,9 @@ done:
     TRACE("[step 9] close(fd %d)", client_fd);
     printf("Client %s:%u connection closed\n", addr_str, ntohs(client_addr->sin_port));
 }
+// ANCHOR_END: handle_client
 
+// ANCHOR: tcp_server_loop
 /* accept() forever, one child process per client. Returns only when accept() fails. Call it
  * from a single-threaded process: the child runs stdio and malloc after fork(), which is only
  * safe when no other thread can have held their locks at the fork (fork(2), signal-safety(7)). */
@@ -223,3 +230,4 @@ void tcp_server_loop(int server_fd)
         }
     }
 }
+// ANCHOR_END: tcp_server_loop

@@ -5,10 +5,12 @@
 #include <netinet/in.h>
 #include <stdint.h>
 
+// ANCHOR: constants
 #define LISTEN_BACKLOG 128
 #ifndef BUFFER_SIZE /* make BUFFER_SIZE=N overrides it (make bench) */
 #define BUFFER_SIZE 4096
 #endif
+// ANCHOR_END: constants
 #if BUFFER_SIZE < 1 /* as the Rust's const assert: recv() into 0 bytes returns 0, read as EOF */
 #error "BUFFER_SIZE must be positive"
 #endif

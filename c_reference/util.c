@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+// ANCHOR: open_standard_fds
 int open_standard_fds(void)
 {
     struct pollfd fds[3] = {{.fd = 0}, {.fd = 1}, {.fd = 2}}; /* events 0: only POLLNVAL */
@@ -46,6 +47,7 @@ int open_standard_fds(void)
     }
     return 0;
 }
+// ANCHOR_END: open_standard_fds
 
 /* Parses digits only (no sign, no spaces, no hex), refusing anything above max. */
 static int parse_decimal(const char *s, long long max, long long *value)
@@ -112,6 +114,7 @@ int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+// ANCHOR: perror_keep_errno
 void perror_keep_errno(const char *what)
 {
     int saved = errno;
@@ -119,13 +122,17 @@ void perror_keep_errno(const char *what)
     perror(what);
     errno = saved;
 }
+// ANCHOR_END: perror_keep_errno
 
+// ANCHOR: report_invalid_ipv4
 void report_invalid_ipv4(const char *addr)
 {
     fprintf(stderr, "inet_pton: invalid IPv4 address '%s'\n", addr);
     errno = EINVAL;
 }
+// ANCHOR_END: report_invalid_ipv4
 
+// ANCHOR: trace_on
 /* The flag is atomic: threads may call this at once (the twin tests do), and a plain static
  * written by one and read by another is a data race (C11 5.1.2.4), undefined behaviour. Two
  * first calls may both read TRACE; they store the same answer. */
@@ -141,6 +148,7 @@ int trace_on(void)
     }
     return v;
 }
+// ANCHOR_END: trace_on
 
 /* Formats one line and writes it with one write(2), so lines of concurrent processes stay
  * whole; errno is kept, so a narrated step never changes what perror() reports next. A line

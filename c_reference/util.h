@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+// ANCHOR: open_standard_fds
 /* Makes sure fds 0, 1 and 2 are open, pointing a closed one at /dev/null: otherwise the
  * program's first socket() takes the lowest free fd, say 2, and perror() or "Connected to"
  * writes into the connection. Each main calls it first. The twin of what Rust's runtime does
@@ -13,6 +14,7 @@
  * timeout 0, then open("/dev/null", O_RDWR) for the first POLLNVAL and dup() of it for the
  * others. Returns 0, or -1 after printing why (on whatever fd 2 is). */
 int open_standard_fds(void);
+// ANCHOR_END: open_standard_fds
 
 /* Parses a decimal port (digits only) in [min, 65535]; 0 on success, -1 if invalid. */
 int parse_port(const char *s, unsigned min, uint16_t *port);
@@ -27,15 +29,18 @@ int is_visible_ascii(const char *s);
 /* write() until all len bytes are out (retrying EINTR); 0 on success, -1 with errno set. */
 int write_all(int fd, const void *buf, size_t len);
 
+// ANCHOR: perror_keep_errno
 /* perror(what), then errno as it was: glibc's first perror() in a process may itself set errno
  * (to EINVAL, when stderr is a write-only pipe or file), and our functions return -1 with the
  * failing call's errno. */
 void perror_keep_errno(const char *what);
+// ANCHOR_END: perror_keep_errno
 
 /* Prints "inet_pton: invalid IPv4 address 'addr'" and sets errno to EINVAL: inet_pton()
  * returns 0 for a malformed address WITHOUT setting errno, so perror() would say "Success". */
 void report_invalid_ipv4(const char *addr);
 
+// ANCHOR: trace
 /* TRACE=1 narration (not in the chapter): when the environment variable TRACE is "1", each
  * chapter step prints one line on stderr, the same text as the Rust port, whatever its length.
  * trace_on() reads getenv("TRACE") once into an atomic flag (safe from several threads); with
@@ -47,5 +52,6 @@ void trace_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
         if (trace_on())                                                                        \
             trace_line(__VA_ARGS__);                                                           \
     } while (0)
+// ANCHOR_END: trace
 
 #endif

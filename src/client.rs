@@ -12,6 +12,7 @@ use crate::util::{c_text, inet_pton, perror_keep_errno, report_invalid_ipv4};
 /// `sizeof(struct sockaddr_in)`, as the kernel wants it.
 const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
 
+// ANCHOR: clear_nonblocking
 /// Clears `O_NONBLOCK` (step 9 of [`tcp_connect_nonblocking`]); 0, or -1 with `errno` set.
 ///
 /// # Errors
@@ -30,7 +31,9 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
     }
     0
 }
+// ANCHOR_END: clear_nonblocking
 
+// ANCHOR: wait_interrupted_connect
 /// Waits for the handshake of a blocking `connect` that a signal interrupted (step 4 of
 /// [`tcp_client_connect`]). With `SO_SNDTIMEO` set, Linux ends `connect` with `EINTR` even after
 /// a mere stop and continue (Ctrl-Z, `fg`), yet the handshake goes on. A second `connect` would
@@ -131,7 +134,9 @@ unsafe fn wait_interrupted_connect(
     }
     0
 }
+// ANCHOR_END: wait_interrupted_connect
 
+// ANCHOR: tcp_client_connect
 /// Connects to `server_addr:server_port` (an IPv4 literal) with 5 s send and receive timeouts.
 /// Chapter 7.1.3, `tcp_client_connect`; wraps `socket(2)`, `inet_pton(3)`, `setsockopt(2)`
 /// (`SO_SNDTIMEO`, `SO_RCVTIMEO`) and `connect(2)`.
@@ -283,7 +288,9 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
 
     sock_fd
 }
+// ANCHOR_END: tcp_client_connect
 
+// ANCHOR: tcp_connect_nonblocking
 /// Connects without blocking longer than `timeout_ms`: `connect` on a non-blocking socket,
 /// `select` for writability, `SO_ERROR` for the result, then back to blocking mode.
 /// Chapter 7.1.3, `tcp_connect_nonblocking`; wraps `socket(2)` (`SOCK_NONBLOCK`),
@@ -507,3 +514,4 @@ pub unsafe fn tcp_connect_nonblocking(
 
     sock_fd
 }
+// ANCHOR_END: tcp_connect_nonblocking

@@ -12,9 +12,12 @@ use crate::client::tcp_client_connect;
 use crate::server::BUFFER_SIZE;
 use crate::util::{INET_ADDRSTRLEN, c_text, inet_ntop, perror_keep_errno, write_all};
 
+// ANCHOR: request_size
 /// The chapter's `char request[1024]`: a request must fit, NUL included.
 const REQUEST_SIZE: usize = 1024;
+// ANCHOR_END: request_size
 
+// ANCHOR: resolve_ipv4
 /// fix #16: the chapter hands the host name straight to `inet_pton()`, which accepts only
 /// dotted-quad text. `getaddrinfo(3)` turns a name (or a literal) into an IPv4 address,
 /// written into `ip` as text. 0 on success; -1 (errno `ENOENT`) after printing why.
@@ -63,7 +66,9 @@ unsafe fn resolve_ipv4(host: *const c_char, ip: &mut [c_char; INET_ADDRSTRLEN]) 
     }
     0
 }
+// ANCHOR_END: resolve_ipv4
 
+// ANCHOR: simple_http_client
 /// `GET path` from `host:port`; prints `HTTP Response:`, a newline, every byte received and
 /// a newline. Chapter 7.1.3, `simple_http_client`; wraps `getaddrinfo(3)`,
 /// [`tcp_client_connect`], `send(2)` and `recv(2)`.
@@ -234,3 +239,4 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     }
     0
 }
+// ANCHOR_END: simple_http_client

@@ -10,6 +10,7 @@
 //! after the failing call has been reported on stderr as `perror` does.
 #![warn(missing_docs)]
 
+// ANCHOR: printf_line
 /// The C `printf` of a log line: the text is formatted first and written with one `write`,
 /// so a line from one process never interleaves with another's in a shared pipe. Rust's stdout
 /// is line-buffered, so the line leaves at once (the C gets this from `setvbuf(_IOLBF)`).
@@ -30,7 +31,9 @@ macro_rules! eprintf_line {
         let _ = std::io::stderr().write_all(line.as_bytes());
     }};
 }
+// ANCHOR_END: printf_line
 
+// ANCHOR: trace_step
 /// `TRACE=1` narration (not in the chapter): one line on stderr per chapter step, the same text
 /// as the C's `TRACE(...)`. Off unless the environment variable `TRACE` is `"1"`; the format
 /// arguments are evaluated only when it is on, so a step costs one test of a cached flag.
@@ -41,6 +44,7 @@ macro_rules! trace_step {
         }
     }};
 }
+// ANCHOR_END: trace_step
 
 pub mod client;
 pub mod http;

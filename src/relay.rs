@@ -8,6 +8,7 @@ use libc::c_int;
 use crate::server::BUFFER_SIZE;
 use crate::util::{perror_keep_errno, write_all};
 
+// ANCHOR: tcp_client_relay
 /// Not in the chapter: what the `tcp_client` program does once connected. Copies stdin to the
 /// socket and the socket to stdout at the same time, as Stevens' `str_cli` does with `select`:
 /// `poll(2)` waits on both, so neither direction can block the other (a large input echoed
@@ -132,3 +133,4 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
         }
     }
 }
+// ANCHOR_END: tcp_client_relay

@@ -13,6 +13,7 @@ use crate::util::{
     INET_ADDRSTRLEN, c_text, inet_ntop, inet_pton, perror_keep_errno, report_invalid_ipv4,
 };
 
+// ANCHOR: constants
 /// `listen()` backlog: how many completed connections may wait for `accept()`.
 pub const LISTEN_BACKLOG: c_int = 128;
 
@@ -22,6 +23,7 @@ pub const BUFFER_SIZE: usize = match option_env!("TCP_CHAPTER_BUFFER_SIZE") {
     Some(s) if !s.is_empty() => parse_const_usize(s),
     _ => 4096,
 };
+// ANCHOR_END: constants
 
 const fn parse_const_usize(s: &str) -> usize {
     let b = s.as_bytes();
@@ -39,6 +41,7 @@ const fn parse_const_usize(s: &str) -> usize {
 /// `sizeof(struct sockaddr_in)`, as the kernel wants it.
 const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
 
+// ANCHOR: setup_signal_handlers
 /// Ignores `SIGPIPE` (a write to a closed peer must fail with `EPIPE`, not kill the server)
 /// and lets the kernel reap children itself (`SA_NOCLDWAIT`: no zombies, no `waitpid` loop).
 /// Chapter 7.1.3, `setup_signal_handlers`; wraps `signal(2)` and `sigaction(2)`.
@@ -73,7 +76,9 @@ pub unsafe fn setup_signal_handlers() {
         perror_keep_errno(c"sigaction SIGCHLD");
     }
 }
+// ANCHOR_END: setup_signal_handlers
 
+// ANCHOR: create_tcp_server
 /// Creates a listening IPv4 TCP socket bound to `addr:port`. Chapter 7.1.3,
 /// `create_tcp_server`; wraps `socket(2)`, `setsockopt(2)`, `inet_pton(3)`, `bind(2)`,
 /// `listen(2)` and `getsockname(2)`.
@@ -248,7 +253,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
 
     server_fd
 }
+// ANCHOR_END: create_tcp_server
 
+// ANCHOR: handle_client
 /// Echoes everything the client sends until EOF or an error, then closes `client_fd`.
 /// Chapter 7.1.3, `handle_client`; wraps `recv(2)`, `send(2)` and `close(2)`.
 ///
@@ -345,7 +352,9 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
     trace_step!("[step 9] close(fd {})", client_fd);
     printf_line!("Client {}:{} connection closed", addr_str, client_port);
 }
+// ANCHOR_END: handle_client
 
+// ANCHOR: tcp_server_loop
 /// `accept()`s forever, one child process per client (`fork`), each running
 /// [`handle_client`]. Chapter 7.1.3, `tcp_server_loop`; wraps `accept(2)` and `fork(2)`.
 ///
@@ -416,3 +425,4 @@ pub unsafe fn tcp_server_loop(server_fd: c_int) {
         }
     }
 }
+// ANCHOR_END: tcp_server_loop

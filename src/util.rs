@@ -1,6 +1,7 @@
 //! Small helpers shared by the three programs (not in the chapter): twin of
 //! `c_reference/util.c`.
 //!
+// ANCHOR: closed_fds
 //! # Closed fds 0-2
 //! The C's `open_standard_fds()` has no twin here because Rust's runtime makes the same calls
 //! before `main`: std's `sanitize_standard_fds` (`library/std/src/sys/pal/unix/mod.rs`, run
@@ -11,6 +12,7 @@
 //! {fd=2, events=0}], 3, 0) = 1 ([{fd=2, revents=POLLNVAL}])`, then
 //! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 2`. One difference: where `poll` fails otherwise
 //! or `/dev/null` cannot be opened, std calls `abort()` (SIGABRT); the C prints why and exits 1.
+// ANCHOR_END: closed_fds
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
@@ -107,6 +109,7 @@ pub unsafe fn write_all(fd: c_int, mut buf: &[u8]) -> c_int {
     0
 }
 
+// ANCHOR: perror_keep_errno
 /// `perror(3)`, then `errno` as it was: glibc's first `perror` in a process may itself set
 /// `errno` (to `EINVAL`, when stderr is a write-only pipe or file), and the chapter's functions
 /// return -1 with the failing call's `errno`.
@@ -116,7 +119,9 @@ pub fn perror_keep_errno(what: &CStr) {
     unsafe { libc::perror(what.as_ptr()) };
     errno::set_errno(saved);
 }
+// ANCHOR_END: perror_keep_errno
 
+// ANCHOR: report_invalid_ipv4
 /// Prints `inet_pton: invalid IPv4 address 'ADDR'` and sets `errno` to `EINVAL`:
 /// `inet_pton` returns 0 for a malformed address without setting `errno`, so `perror`
 /// would print whatever `errno` held before, often "Success".
@@ -133,7 +138,9 @@ pub unsafe fn report_invalid_ipv4(addr: *const c_char) {
     unsafe { write_all(libc::STDERR_FILENO, &line) };
     errno::set_errno(errno::Errno(libc::EINVAL));
 }
+// ANCHOR_END: report_invalid_ipv4
 
+// ANCHOR: trace_on
 /// Whether `TRACE=1` narration is on: reads the environment variable `TRACE` once and caches
 /// the answer (twin of the C's `trace_on()` in `util.c`, whose flag is a C11 atomic: callable
 /// from several threads at once, as this `OnceLock` is).
@@ -141,6 +148,7 @@ pub fn trace_on() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var_os("TRACE").is_some_and(|v| v == "1"))
 }
+// ANCHOR_END: trace_on
 
 /// Writes one narration line (and its newline) to stderr with one `write(2)`, so lines of
 /// concurrent processes stay whole; `errno` is kept, so a narrated step never changes what

@@ -1,11 +1,14 @@
 /* server.c - the chapter's server code AS PRINTED in 7.1.3 "TCP 소켓 프로그래밍" ("TCP 서버
  * 구현"), bugs included: every code line below is the chapter's, byte for byte; only the long
- * comment walls are cut to their step headings. Added, above this comment only: the feature
- * macro, without which -std=c11 hides sigaction and SA_NOCLDWAIT (docs/deviations.md #2).
+ * comment walls are cut to their step headings, and `// ANCHOR:` lines mark the steps for the
+ * book (mdBook includes the lines between them and drops the marks). Added, above this comment
+ * only: the feature macro, without which -std=c11 hides sigaction and SA_NOCLDWAIT
+ * (docs/deviations.md #2).
  * Built into build/chapter/ to show, under the same suite, what each of our fixes is for
  * (make compare, column "chapter"). Do not fix anything here: c_reference/server.c is ours. */
 #define _GNU_SOURCE
 
+// ANCHOR: includes
 // TCP 에코 서버
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +22,9 @@
 
 #define LISTEN_BACKLOG 128
 #define BUFFER_SIZE 4096
+// ANCHOR_END: includes
 
+// ANCHOR: setup_signal_handlers
 // 시그널 처리 (SIGPIPE 무시)
 void setup_signal_handlers(void) {
     signal(SIGPIPE, SIG_IGN);  // 깨진 파이프 무시
@@ -31,21 +36,28 @@ void setup_signal_handlers(void) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
 }
+// ANCHOR_END: setup_signal_handlers
 
+// ANCHOR: create_tcp_server
+// ANCHOR: create_signature
 // TCP 서버 소켓 생성 - 모든 네트워크 서버의 기본 구현 패턴
 // 실제 사용: Apache, Nginx, Node.js, 모든 웹서버와 API 서버의 시작점
 // 성능: 이 함수의 최적화가 서버의 동시 연결 처리량을 결정
 int create_tcp_server(const char *addr, uint16_t port) {
     int server_fd;
     struct sockaddr_in server_addr;
+// ANCHOR_END: create_signature
     
+    // ANCHOR: create_step1
     // ⭐ 1단계: TCP 소켓 생성 - 네트워크 통신의 엔드포인트 생성
     server_fd = socket(AF_INET, SOCK_STREAM, 0);
     if (server_fd < 0) {
         perror("socket");
         return -1;
     }
+    // ANCHOR_END: create_step1
     
+    // ANCHOR: create_step2_reuseaddr
     // ⭐ 2단계: 소켓 옵션 설정 - 서버 운영에 필수적인 설정들
     int opt = 1;
     
@@ -57,7 +69,9 @@ int create_tcp_server(const char *addr, uint16_t port) {
         close(server_fd);
         return -1;
     }
+    // ANCHOR_END: create_step2_reuseaddr
     
+    // ANCHOR: create_step2_reuseport
     // SO_REUSEPORT: 멀티 프로세스 로드 밸런싱 활성화
     #ifdef SO_REUSEPORT
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEPORT,
@@ -68,7 +82,9 @@ int create_tcp_server(const char *addr, uint16_t port) {
         // 성능 향상 옵션이므로 실패해도 기본 동작으로 서비스 가능
     }
     #endif
+    // ANCHOR_END: create_step2_reuseport
     
+    // ANCHOR: create_step3
     // ⭐ 3단계: 서버 주소 구조체 초기화 및 설정
     // sockaddr_in: IPv4 주소 구조체 (IP 주소 + 포트 + 주소 패밀리)
     memset(&server_addr, 0, sizeof(server_addr));
@@ -92,7 +108,9 @@ int create_tcp_server(const char *addr, uint16_t port) {
             return -1;
         }
     }
+    // ANCHOR_END: create_step3
     
+    // ANCHOR: create_step4
     // ⭐ 4단계: 소켓을 특정 주소에 바인드
     if (bind(server_fd, (struct sockaddr *)&server_addr,
              sizeof(server_addr)) < 0) {
@@ -100,7 +118,9 @@ int create_tcp_server(const char *addr, uint16_t port) {
         close(server_fd);
         return -1;
     }
+    // ANCHOR_END: create_step4
     
+    // ANCHOR: create_step5
     // ⭐ 5단계: 연결 대기 상태로 전환 (LISTEN 상태)
     if (listen(server_fd, LISTEN_BACKLOG) < 0) {
         perror("listen");
@@ -113,7 +133,11 @@ int create_tcp_server(const char *addr, uint16_t port) {
     
     return server_fd;
 }
+// ANCHOR_END: create_step5
+// ANCHOR_END: create_tcp_server
 
+// ANCHOR: handle_client
+// ANCHOR: handle_client_address
 // 클라이언트 처리 함수 - 실제 서비스 로직의 핵심
 // === 실무 컨텍스트: 에러 처리와 성능 최적화가 서비스 품질을 결정 ===
 void handle_client(int client_fd, struct sockaddr_in *client_addr) {
@@ -126,7 +150,9 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr) {
     inet_ntop(AF_INET, &client_addr->sin_addr, addr_str, sizeof(addr_str));
     printf("Client connected from %s:%u\n",
            addr_str, ntohs(client_addr->sin_port));
+// ANCHOR_END: handle_client_address
     
+    // ANCHOR: handle_client_recv
     // ⭐ 메인 에코 루프 - 실제 서비스 로직 실행 구간
     // === 성능 최적화와 에러 처리의 핵심 영역 ===
     while (1) {
@@ -145,7 +171,9 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr) {
             perror("recv");
             break;  // 복구 불가능한 에러: 연결 종료
         }
+    // ANCHOR_END: handle_client_recv
         
+        // ANCHOR: handle_client_eof
         // 📪 연결 종료 감지 - 클라이언트의 정상 종료
         if (n == 0) {
             // TCP FIN 패킷 수신: 클라이언트가 정상적으로 연결 종료
@@ -155,7 +183,9 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr) {
                    addr_str, ntohs(client_addr->sin_port));
             break;
         }
+        // ANCHOR_END: handle_client_eof
         
+        // ANCHOR: handle_client_send
         // ⚡ 에코백 전송 - partial write 처리가 핵심
         ssize_t total_sent = 0;
         while (total_sent < n) {
@@ -174,7 +204,9 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr) {
             
         }
     }
+    // ANCHOR_END: handle_client_send
     
+// ANCHOR: handle_client_close
 done:
     // 🔒 연결 정리 - 리소스 누수 방지
     // close(): TCP FIN 전송하고 소켓 정리
@@ -183,7 +215,11 @@ done:
     printf("Client %s:%u connection closed\n", 
            addr_str, ntohs(client_addr->sin_port));
 }
+// ANCHOR_END: handle_client_close
+// ANCHOR_END: handle_client
 
+// ANCHOR: tcp_server_loop
+// ANCHOR: loop_step6_accept
 // 메인 서버 루프
 void tcp_server_loop(int server_fd) {
     while (1) {
@@ -201,7 +237,9 @@ void tcp_server_loop(int server_fd) {
             perror("accept");
             break;
         }
+// ANCHOR_END: loop_step6_accept
         
+        // ANCHOR: loop_step7_fork
         // 멀티프로세스 처리
         pid_t pid = fork();
         if (pid < 0) {
@@ -218,3 +256,5 @@ void tcp_server_loop(int server_fd) {
         }
     }
 }
+// ANCHOR_END: loop_step7_fork
+// ANCHOR_END: tcp_server_loop

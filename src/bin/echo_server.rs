@@ -13,6 +13,7 @@ fn usage() -> ExitCode {
     ExitCode::from(2)
 }
 
+// ANCHOR: main
 fn main() -> ExitCode {
     // fix #22: fds 0-2 are open before anything else, so no socket can become stdin, stdout or
     // stderr. The C calls open_standard_fds() here; Rust's runtime has done the same before
@@ -44,3 +45,4 @@ fn main() -> ExitCode {
     unsafe { libc::close(server_fd) };
     ExitCode::from(1)
 }
+// ANCHOR_END: main

@@ -2,7 +2,7 @@
 """Reference check for the docs: every name a document cites must exist, and every English
 document and its Korean translation must cite the same names under the same headings.
 
-Documents: README.md, docs/*.md, docs/ko/*.md (or the files given). What is checked:
+Documents: README.md and the book's pages, docs/**/*.md and docs/ko/**/*.md (or the files given). What is checked:
 
 * tests: a suite scenario (`echo_server::bad_addr_999_1_1_1`, also with `{0,1,2}` or `*`), a
   stress scenario (`faults::accept_emfile_nofile4_exits_1`), a twin test (a code span that
@@ -24,8 +24,8 @@ Documents: README.md, docs/*.md, docs/ko/*.md (or the files given). What is chec
   not 듣기 소켓), except inside a quotation of the chapter ("...").
 * tables: every row of a Markdown table has as many cells as its header, and no row stands
   outside a table (a header and a |---| line above it).
-* pairs: for each docs/X.md with a docs/ko/X.md (whichever exists in the tree: walkthrough,
-  labs, ...), the two must have the same number of headings at each level, the same numbered
+* pairs: for each docs/X.md with a docs/ko/X.md (X may be in a folder: core/create_tcp_server.md,
+  reference/helpers.md, ...), the two must have the same number of headings at each level, the same numbered
   sections, and cite the same tests, make targets, files (a link to the other language's
   version excepted, docs/ko/Y.md counted as docs/Y.md), deviation numbers (`fix #N`,
   "deviation N", "차이점 N", table rows numbered in their first cell) and pitfall numbers
@@ -430,10 +430,12 @@ def collect(doc, names, problems):
 # ---------------------------------------------------------------- pairs
 
 def counterpart_free(files):
-    """A cited file, as the other language would cite it: docs/ko/Y.md counts as docs/Y.md."""
+    """A cited file, as the other language would cite it: docs/ko/Y.md counts as docs/Y.md, and
+    an image NAME.ko.svg as NAME.en.svg."""
     out = {}
     for f, no in files.items():
         f = re.sub(r"^docs/ko/", "docs/", f)
+        f = re.sub(r"\.(?:ko|en)\.(svg|png)$", r".\1", f)  # img/NAME.ko.svg is img/NAME.en.svg's twin
         out.setdefault(f, no)
     return out
 
@@ -464,8 +466,9 @@ def compare_pair(en, ko, cites, docs, problems):
 
 
 def default_docs():
-    docs = ["README.md"] + sorted(glob.glob("docs/*.md", root_dir=ROOT)) \
-        + sorted(glob.glob("docs/ko/*.md", root_dir=ROOT))
+    pages = sorted(glob.glob("docs/**/*.md", root_dir=ROOT, recursive=True))
+    docs = ["README.md"] + [p for p in pages if not p.startswith("docs/ko/")] \
+        + [p for p in pages if p.startswith("docs/ko/")]
     return [d for d in docs if os.path.exists(os.path.join(ROOT, d))]
 
 
@@ -582,7 +585,7 @@ def main(argv):
         cites[rel] = collect(docs[rel], names, problems)
     pairs = 0
     for rel in rels:
-        m = re.fullmatch(r"docs/([^/]+\.md)", rel)
+        m = re.fullmatch(r"docs/(?!ko/)(.+\.md)", rel)
         if m and f"docs/ko/{m.group(1)}" in docs:
             compare_pair(rel, f"docs/ko/{m.group(1)}", cites, docs, problems)
             pairs += 1

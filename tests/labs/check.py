@@ -448,41 +448,48 @@ class Verdict:
 # The report
 # ------------------------------------------------------------------------------------------
 
-WALK_EN = os.path.join(tree.ROOT, "docs", "walkthrough.md")
-WALK_KO = os.path.join(tree.ROOT, "docs", "ko", "walkthrough.md")
+# The book's pages a step's "walkthrough" reference may name, in the chapter's order, each with
+# the section number the registry's `N / HEADING` form uses: 1 the server, 2 the blocking client,
+# 3 the non-blocking client, 5 the HTTP client (resolve_ipv4 is on the helpers' page).
+BOOK_PAGES = [("core/setup_signal_handlers.md", "1"), ("core/create_tcp_server.md", "1"),
+              ("core/handle_client.md", "1"), ("core/tcp_server_loop.md", "1"),
+              ("core/tcp_client_connect.md", "2"), ("core/tcp_connect_nonblocking.md", "3"),
+              ("reference/helpers.md", "5"), ("core/simple_http_client.md", "5")]
+WALK_EN, WALK_KO = "en", "ko"
 
 
-def headings(path):
-    """[(number of the `##` section, `###` heading)] of a walkthrough, in order."""
-    out, section = [], ""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            m = re.match(r"^## (\d+)\.", line)
-            if m:
-                section = m.group(1)
-            elif line.startswith("### "):
-                out.append((section, line[4:].strip()))
+def headings(lang):
+    """[(section number, heading, page)] of the book's pages (docs/, or docs/ko/ for "ko"): each
+    page's title and its `##` headings, in order."""
+    out = []
+    for page, section in BOOK_PAGES:
+        path = os.path.join(tree.ROOT, "docs", *(["ko"] if lang == "ko" else []), page)
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                m = re.match(r"^#{1,2} (.*)$", line)
+                if m:
+                    out.append((section, m.group(1).strip(), page))
     return out
 
 
 def walkthrough_section(ref):
-    """The index of a labs.toml walkthrough reference among the English walkthrough's
-    headings: `HEADING`, which must be unique, or `N / HEADING` in section N; None if absent."""
+    """The index of a labs.toml walkthrough reference among the English pages' headings:
+    `HEADING`, which must be unique, or `N / HEADING` in section N; None if absent."""
     section, _, heading = ref.rpartition(" / ")
-    hits = [i for i, (n, h) in enumerate(headings(WALK_EN))
+    hits = [i for i, (n, h, _) in enumerate(headings(WALK_EN))
             if h == heading and (not section or n == section)]
     return hits[0] if len(hits) == 1 else None
 
 
 def walkthrough_refs(step):
-    """[(English heading, its section number, Korean heading or None)] of a step."""
+    """[(English heading, its page, Korean heading or None)] of a step."""
     refs = step.walkthrough if isinstance(step.walkthrough, list) else [step.walkthrough]
     en, ko = headings(WALK_EN), headings(WALK_KO)
     out = []
     for ref in refs:
         i = walkthrough_section(ref)
         if i is not None:
-            out.append((en[i][1], en[i][0], ko[i][1] if len(ko) == len(en) else None))
+            out.append((en[i][1], en[i][2], ko[i][1] if len(ko) == len(en) else None))
     return out
 
 
@@ -497,11 +504,11 @@ def read_more(step):
                                              for m in step.man))
     refs = walkthrough_refs(step)
     if refs:
-        lines.append("read:     docs/walkthrough.md, section " + "; ".join(
-            "%s \"%s\"" % (n, plain(en)) for en, n, _ in refs))
+        lines.append("read:     " + "; ".join(
+            "docs/%s, \"%s\"" % (page, plain(en)) for en, page, _ in refs))
         if all(ko for _, _, ko in refs):
-            lines.append("읽을 곳:  docs/ko/walkthrough.md, " + "; ".join(
-                "%s절 \"%s\"" % (n, plain(ko)) for _, n, ko in refs))
+            lines.append("읽을 곳:  " + "; ".join(
+                "docs/ko/%s, \"%s\"" % (page, plain(ko)) for _, page, ko in refs))
     if step.pitfall:
         lines.append("pitfall:  docs/pitfalls.md #%d (make pitfall N=%d)" % (step.pitfall, step.pitfall))
     return lines

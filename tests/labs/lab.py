@@ -487,11 +487,11 @@ def validate(all_labs):
             refs = s.walkthrough if isinstance(s.walkthrough, list) else [s.walkthrough]
             for ref in refs:
                 if not isinstance(ref, str) or check.walkthrough_section(ref) is None:
-                    problems.append("%s step %s: no single section '%s' in docs/walkthrough.md "
+                    problems.append("%s step %s: no single section '%s' in the book's pages (docs/core/) "
                                     "(write 'N / HEADING' for the one in section N)" % (
                                         where, s.id, ref))
             if len(walk) != len(check.headings(check.WALK_KO)):
-                problems.append("docs/ko/walkthrough.md has not the sections of docs/walkthrough.md")
+                problems.append("docs/ko/core/ has not the sections of docs/core/")
             if s.pitfall is not None and s.pitfall not in pitfalls:
                 problems.append("%s step %s: no pitfall %d in docs/pitfalls.md" % (
                     where, s.id, s.pitfall))
