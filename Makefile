@@ -61,7 +61,7 @@ rust: | build/rust
 	cp --remove-destination $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
 test: all deps test-unit test-twins lint test-asan docs-check trace-compare stress-fast valgrind-check bench-smoke \
-      chapter-diff-check pitfalls-check labs-check
+      chapter-diff-check pitfalls-check labs-check wire-check
 	IMPL=all $(CARGO) test --release --test suite
 
 # The suite runs the programs cargo builds for it (C: tests/cprogs, Rust: src/bin), not build/.
@@ -97,7 +97,7 @@ compare: deps
 # (COMMAND:PACKAGE); each package installed only when its command is missing (Debian, as root or
 # via sudo). Every target that needs one of them depends on deps.
 DEPS := socat:socat python3:python3 ss:iproute2 tmux:tmux strace:strace valgrind:valgrind \
-        setpriv:util-linux prlimit:util-linux
+        setpriv:util-linux prlimit:util-linux tcpdump:tcpdump nstat:iproute2
 deps:
 	@missing=""; \
 	for p in $(DEPS); do \

@@ -96,7 +96,9 @@ GLOSS = {
     "fin": ("FIN <- {who} {call}()", "FIN <- {who}의 {call}()"),
     "fin_exit": ("FIN <- {who} killed: the kernel closes its fds", "FIN <- {who} 종료: 커널이 fd를 닫음"),
     "fin_kernel": ("FIN: the kernel's own", "FIN: 커널이 직접"),
-    "rst_close": ("RST <- {who} close() with data unread", "RST <- 읽지 않은 데이터가 남은 {who}의 close()"),
+    "rst_close": ("RST <- {who} close()", "RST <- {who}의 close()"),
+    "rst_unread": ("RST <- {who} close() with {n} bytes unread",
+                   "RST <- {n}바이트를 읽지 않은 채 한 {who}의 close()"),
     "rst_kernel": ("RST: the kernel's own (no socket takes this SYN)",
                    "RST: 커널이 직접 (이 SYN을 받을 리스닝 소켓이 없음)"),
     "rst_other": ("RST: the kernel's own", "RST: 커널이 직접"),
@@ -266,6 +268,7 @@ class Capture:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                   start_new_session=True)
         run.captures.append(self)
+        self.end_t = None
         end = time.monotonic() + 5
         seen = b""
         while b"listening on" not in seen:
@@ -511,20 +514,39 @@ def lesson_server_first(r):
     cli.p.stdin.close()
 
 
+NB_TIMEOUT_MS = 1500
+
+
 def lesson_nonblocking_connect(r):
     srv = r.server()
     r.server_port = srv.port
-    r.watch([srv.port])
-    cli = r.start("client", [r.prog("tcp_client"), "-n", "2000", HOST, str(srv.port)],
+    lst = r.driver("listener (driver)", "full_listener", stdin=subprocess.PIPE)
+    full = int(lst.await_line(r"^port (\d+)$").group(1))
+    r.full_port = full
+    r.notes.append(("1) tcp_client -n %d to the echo server; 2) the same to port %d, a listener "
+                    "whose accept queue is full (drivers.py full_listener): no SYN-ACK ever comes"
+                    % (NB_TIMEOUT_MS, full),
+                    "1) 에코 서버에 tcp_client -n %d, 2) 같은 명령을 accept 큐가 가득 찬 리스닝 소켓"
+                    "(포트 %d, drivers.py full_listener)에: SYN-ACK가 오지 않습니다" % (NB_TIMEOUT_MS, full)))
+    r.watch([srv.port, full])
+    cli = r.start("client", [r.prog("tcp_client"), "-n", str(NB_TIMEOUT_MS), HOST, str(srv.port)],
                   stdin=subprocess.PIPE)
     cli.p.stdin.write(b"hi\n")
     cli.p.stdin.close()
     cli.wait(5)
     wait_no_children(srv, 5)
+    started = time.time()
+    late = r.start("client 2", [r.prog("tcp_client"), "-n", str(NB_TIMEOUT_MS), HOST, str(full)])
+    late.wait(5)
+    r.facts["late_seconds"] = time.time() - started
+    r.facts["late_exit"] = late.p.returncode
+    r.capture.finish()
+    lst.p.stdin.close()
+    lst.wait(5)
     stop(srv)
 
 
-NAGLE_ROUNDS = 4
+NAGLE_ROUNDS = 3
 
 
 def lesson_nagle_delayed_ack(r):
@@ -576,9 +598,12 @@ def lesson_backlog_queues(r):
     lines = r.ss("after %d connects" % QUEUE_CLIENTS)
     after = nstat()
     r.facts["nstat"] = {k: after.get(k, 0) - before.get(k, 0) for k in NSTAT}
+    r.snapshots.append((time.time(), "nstat -az, change during the connects (machine-wide)",
+                        ["%s %+d" % (k, v) for k, v in r.facts["nstat"].items()]))
     r.facts["ss"] = lines
     # Wait for the dropped SYNs' first retransmission (about 1 s after each), read in the capture.
     wait_for_retransmitted_syn(r, 3)
+    r.capture.finish()
     cli.p.stdin.close()
     lst.p.stdin.close()
     cli.wait(5)
@@ -780,7 +805,7 @@ def simplify(c):
 # ------------------------------------------------------------------------------------------
 
 SENDS = ("sendto", "send", "write", "sendmsg", "writev")
-SLACK = 0.0005
+SLACK = 0.0  # strace stamps a call at its entry stop, before the kernel runs it
 
 
 def attribute(pkts, calls, lang):
@@ -819,7 +844,15 @@ def attribute(pkts, calls, lang):
             c = during(("close",), lambda c: c["lport"] == p["sport"])
             if c:
                 p["kind"], p["cause"] = "rst", c
-                p["gloss"] = gloss("rst_close", lang, who=c["role"])
+                # Bytes that reached this socket minus the bytes its process read from it.
+                got = sum(q["len"] for q in pkts if q["dport"] == p["sport"] and
+                          q["sport"] == p["dport"] and q["t"] < p["t"] and not q["retrans"])
+                read = sum(int(x["ret"]) for x in calls if x["name"] in ("recvfrom", "read", "recvmsg")
+                           and x.get("lport") == p["sport"] and x.get("rport") == p["dport"]
+                           and x["ret"].isdigit())
+                p["unread"] = got - read
+                p["gloss"] = gloss("rst_unread", lang, who=c["role"], n=got - read) if got > read \
+                    else gloss("rst_close", lang, who=c["role"])
             else:
                 p["kind"] = "rst"
                 p["gloss"] = gloss("rst_kernel" if p["len"] == 0 and any(
@@ -875,6 +908,7 @@ def collect(r):
     calls = []
     for p in r.procs:
         calls += parse_strace(p.trace, p.role, p.out.name)
+    calls = [c for c in calls if c["start"] <= r.capture.end_t]
     calls.sort(key=lambda c: c["start"])
     pkts = read_packets(r.capture.pcap)
     states = []
@@ -895,11 +929,20 @@ def collect(r):
                 (s["sport"], s["dport"]) in tw:
             s["shown"] = "TIME_WAIT"
             s["via_ss"] = True
+    if r.lesson == "backlog_queues":
+        # The listener has TCP_DEFER_ACCEPT: a handshake from its SYN queue makes no full socket
+        # at the bare ACK. One that does (LISTEN -> SYN-RECV -> ESTABLISHED at the ACK) came
+        # through a SYN cookie (cookie_v4_check builds the socket from the ACK alone).
+        est = {s["dport"] for s in states if s["sport"] == r.server_port and s["new"] == "ESTABLISHED"}
+        for p in pkts:
+            if p["kind"] == "synack" and p["sport"] == r.server_port and p["dport"] in est:
+                p["kind"] = "cookie"
+                p["gloss"] = gloss("cookie", r.lang)
     return dict(calls=calls, packets=pkts, states=states, snapshots=r.snapshots, tw=tw)
 
 
 def side(r, port):
-    return "server" if port == r.server_port else "client"
+    return "server" if port in (r.server_port, getattr(r, "full_port", None)) else "client"
 
 
 BLOCKING = ("accept", "accept4", "connect", "recvfrom", "recvmsg", "read", "poll", "ppoll",
@@ -944,7 +987,8 @@ def timeline(r, rec):
             "tracepoint: CLOSE; ss: TIME-WAIT" if lang == "en" else "tracepoint: CLOSE; ss: TIME-WAIT")
         rows.append((s["t"], "state", text, how))
     for t, label, lines in rec["snapshots"]:
-        rows.append((t, "ss", "ss -tan (%s):" % label, ""))
+        rows.append((t, "ss", ("ss -tan (%s):" % label) if not label.startswith("nstat") else
+                     label + ":", ""))
         for l in lines:
             rows.append((t, "ss", "  " + l, ""))
     rows.sort(key=lambda x: x[0])
@@ -990,7 +1034,8 @@ def run_lesson(lesson, impl="c", bins=None, lang=None):
     r = Run(lesson, impl, b, lang or wire_lang())
     try:
         LESSON_FUNCS[lesson](r)
-        r.capture.finish()
+        if r.capture.end_t is None:
+            r.capture.finish()
         for p in r.procs:
             if p.p.poll() is None:
                 p.kill()
