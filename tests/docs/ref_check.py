@@ -430,10 +430,12 @@ def collect(doc, names, problems):
 # ---------------------------------------------------------------- pairs
 
 def counterpart_free(files):
-    """A cited file, as the other language would cite it: docs/ko/Y.md counts as docs/Y.md."""
+    """A cited file, as the other language would cite it: docs/ko/Y.md counts as docs/Y.md, and
+    a language's own image docs/img/NAME.en.svg or NAME.ko.svg as docs/img/NAME.svg."""
     out = {}
     for f, no in files.items():
         f = re.sub(r"^docs/ko/", "docs/", f)
+        f = re.sub(r"\.(?:en|ko)(\.\w+)$", r"\1", f)
         out.setdefault(f, no)
     return out
 

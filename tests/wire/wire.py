@@ -407,10 +407,11 @@ class Run:
         self.capture = Capture(self, ports)
 
     def ss(self, label):
+        """An `ss -tan` snapshot of the lesson's ports; label is (English, Korean)."""
         flt = " or ".join("sport = :%d or dport = :%d" % (p, p) for p in self.ports)
         out = subprocess.run(["ss", "-tanoH", "( %s )" % flt], capture_output=True, text=True).stdout
         lines = [" ".join(l.split()) for l in out.splitlines() if l.strip()]
-        self.snapshots.append((time.time(), label, lines))
+        self.snapshots.append((time.time(), label[0] if self.lang == "en" else label[1], lines))
         return lines
 
     def cleanup(self):
@@ -439,7 +440,7 @@ def lesson_echo_session(r):
     cli.p.stdin.close()
     cli.wait(5)
     wait_no_children(srv, 5)
-    r.ss("after the session")
+    r.ss(("after the session", "세션이 끝난 뒤"))
     stop(srv)
     r.facts["client_exit"] = cli.p.returncode
 
@@ -456,7 +457,7 @@ def lesson_close_unread_rst(r):
     drv.await_line(r"^unread$")
     drv.wait(5)
     wait_no_children(srv, 5)
-    r.ss("after the close")
+    r.ss(("after the close", "close 뒤"))
     stop(srv)
 
 
@@ -484,7 +485,7 @@ def lesson_full_backlog(r):
                     "리스닝 소켓은 드라이버(drivers.py full_listener)입니다. listen(0)으로 만들고, "
                     "캡처 전에 자기 연결 하나로 accept 큐를 채워 둡니다"))
     r.ports = [port]
-    r.ss("before the client")
+    r.ss(("before the client", "클라이언트 전"))
     r.watch([port])
     started = time.time()
     cli = r.start("client", [r.prog("tcp_client"), HOST, str(port)])
@@ -506,10 +507,10 @@ def lesson_server_first(r):
         os.kill(pid, signal.SIGTERM)
     cli.wait(5)
     srv.wait(5)
-    r.ss("after the server died")
+    r.ss(("after the server died", "서버가 죽은 뒤"))
     again = r.server("server (restart)", srv.port)
     r.facts["restart_port"] = again.port
-    r.ss("after the restart")
+    r.ss(("after the restart", "재시작 뒤"))
     stop(again)
     cli.p.stdin.close()
 
@@ -595,10 +596,11 @@ def lesson_backlog_queues(r):
     before = nstat()
     cli = r.driver("client (driver)", "queue_clients", port, QUEUE_CLIENTS, stdin=subprocess.PIPE)
     cli.await_line(r"^done$")
-    lines = r.ss("after %d connects" % QUEUE_CLIENTS)
+    lines = r.ss(("after %d connects" % QUEUE_CLIENTS, "connect %d번 뒤" % QUEUE_CLIENTS))
     after = nstat()
     r.facts["nstat"] = {k: after.get(k, 0) - before.get(k, 0) for k in NSTAT}
-    r.snapshots.append((time.time(), "nstat -az, change during the connects (machine-wide)",
+    r.snapshots.append((time.time(), "nstat -az: " + ("change during the connects (machine-wide)"
+                        if r.lang == "en" else "connect 동안 바뀐 값 (머신 전체)"),
                         ["%s %+d" % (k, v) for k, v in r.facts["nstat"].items()]))
     r.facts["ss"] = lines
     # Wait for the dropped SYNs' first retransmission (about 1 s after each), read in the capture.
@@ -774,6 +776,10 @@ def parse_strace(path, role, errfile=None):
             errfile and re.match(r"\d+<%s>" % re.escape(errfile), body)))
         forks = c["name"] in ("clone", "clone3", "fork", "vfork")
         if not (tcp or stderr_write or forks):
+            continue
+        if "ERESTARTSYS" in c["tail"]:
+            # A signal delivered to a traced process stops it and restarts its call: strace's own
+            # doing (SIGCHLD, ignored by default, interrupts nothing in an untraced server).
             continue
         fm = FDNOTE.search(body)
         c["lport"] = int(fm.group(1)) if fm and fm.group(1) else None
@@ -965,10 +971,17 @@ def timeline(r, rec):
             rows.append((c["start"], c["role"], "--- %s ---" % c["sig"], ""))
         else:
             end = c["end"]
-            if c["name"] in BLOCKING and c["until"] > end and inside(c["start"], c["until"]):
-                end = c["until"]   # returned after what happened meanwhile, before its next call
+            caused = [p for p in rec["packets"] if p["cause"] is c]
+            if c["name"] in BLOCKING and caused:
+                # connect(): it returns once the handshake it started is done (on loopback the
+                # SYN-ACK and the ACK are processed before the call returns): after the last
+                # packet of its connection that came before its process's next call.
+                ports = {caused[0]["sport"], caused[0]["dport"]}
+                late = [p["t"] for p in rec["packets"] if {p["sport"], p["dport"]} == ports
+                        and c["start"] <= p["t"] <= c["until"]]
+                end = max([end] + late) + 1e-6
             blocked = end - c["start"]
-            if c["name"] in BLOCKING and (blocked > 0.002 or inside(c["start"], end)):
+            if c["name"] in BLOCKING and (blocked > 0.002 or caused):
                 rows.append((c["start"], c["role"], "%s(...) ..." % c["name"],
                              "waits" if lang == "en" else "대기"))
                 rows.append((end - 1e-7, c["role"], "... " + c["text"],
@@ -987,8 +1000,8 @@ def timeline(r, rec):
             "tracepoint: CLOSE; ss: TIME-WAIT" if lang == "en" else "tracepoint: CLOSE; ss: TIME-WAIT")
         rows.append((s["t"], "state", text, how))
     for t, label, lines in rec["snapshots"]:
-        rows.append((t, "ss", ("ss -tan (%s):" % label) if not label.startswith("nstat") else
-                     label + ":", ""))
+        head = label + ":" if label.startswith("nstat") else "ss -tan (%s):" % label
+        rows.append((t, "nstat" if label.startswith("nstat") else "ss", head, ""))
         for l in lines:
             rows.append((t, "ss", "  " + l, ""))
     rows.sort(key=lambda x: x[0])
