@@ -93,8 +93,8 @@ def rows_of(r, rec):
         if c["name"] not in SHOWN or "ERESTARTSYS" in c.get("tail", ""):
             continue
         t = c["start"]
-        if c["name"] in wire.BLOCKING:   # drawn when it returned: before its process's next call
-            t = min(c["until"], c["end"] + 0.5) - 1e-7
+        if c["name"] in wire.BLOCKING:   # drawn when it returned
+            t = wire.returned_at(c, rec["packets"])[0] - 1e-7
         rows.append((t, "call", c))
     for p in rec["packets"]:
         rows.append((p["t"], "packet", p))

@@ -737,18 +737,21 @@ def parse_strace(path, role, errfile=None):
                 name, args, start = pending.pop(pid)
                 body = args + rm.group(2)
                 end = t
+                resumed = True
             else:
                 cm = re.match(r"(\w+)\((.*)$", rest)
                 if not cm:
                     continue
                 name, body, start, end = cm.group(1), cm.group(2), t, None
+                resumed = False
             res = RESULT.search(body)
             if not res:
                 continue
             dur = float(res.group(3)) if res.group(3) else 0.0
             if end is None:
                 end = start + dur
-            calls.append(dict(pid=pid, start=start, end=end, name=name, body=body, ret=res.group(1),
+            calls.append(dict(pid=pid, start=start, end=end, resumed=resumed, name=name, body=body,
+                              ret=res.group(1),
                               tail=res.group(2).strip(), args=body[:res.start()]))
     # strace's -T leaves out part of a call's time (a SYN was seen after connect's start + -T,
     # before its caller's next call): a call's window ends at the next call of the same process.
@@ -955,33 +958,50 @@ BLOCKING = ("accept", "accept4", "connect", "recvfrom", "recvmsg", "read", "poll
             "select", "pselect6")
 
 
+def returned_at(c, pkts):
+    """(when a call returned, whether it waited for something). strace's own timing is exact for a
+    call it saw block (printed "unfinished", then "resumed"), but its -T leaves out part of a
+    short call; so a blocking call returns at the packet that woke it, when one came before its
+    process's next call: connect() after the last packet of its handshake (on loopback the
+    SYN-ACK and the ACK are processed before the call returns), a blocking recv, poll, select or
+    accept at the first packet into its socket that brings data, a FIN or an RST (accept: the
+    handshake's ACK)."""
+    if c["name"] not in BLOCKING:
+        return c["end"], False
+    if c.get("resumed"):
+        return c["end"], c["end"] - c["start"] > 0.002
+    caused = [p for p in pkts if p["cause"] is c]
+    if c["name"] == "connect" and caused:
+        ports = {caused[0]["sport"], caused[0]["dport"]}
+        late = [p["t"] for p in pkts if {p["sport"], p["dport"]} == ports
+                and c["start"] <= p["t"] <= c["until"]]
+        return max([c["end"]] + late) + 1e-6, True
+    if "MSG_DONTWAIT" in c["args"] or c["name"] == "connect":
+        return c["end"], c["end"] - c["start"] > 0.002
+    for p in pkts:
+        if not c["start"] <= p["t"] <= c["until"] or p["dport"] != c.get("lport"):
+            continue
+        if c.get("rport") and p["sport"] != c["rport"]:
+            continue
+        accept = c["name"] in ("accept", "accept4") and p["ackf"] and not p["syn"] and not c.get("rport")
+        if p["len"] > 0 or p["fin"] or p["rst"] or accept:
+            return max(c["end"], p["t"] + 1e-6), True
+    return c["end"], c["end"] - c["start"] > 0.002
+
+
 def timeline(r, rec):
     """[(t, who, text, gloss)] in time order."""
     lang = r.lang
     rows = []
-    marks = sorted([p["t"] for p in rec["packets"]] + [s["t"] for s in rec["states"]])
-
-    def inside(a, b):
-        return any(a < t < b for t in marks)
-
     for c in rec["calls"]:
         if c["name"] == "exit":
             rows.append((c["start"], c["role"], c["raw"], ""))
         elif c["name"] == "signal":
             rows.append((c["start"], c["role"], "--- %s ---" % c["sig"], ""))
         else:
-            end = c["end"]
-            caused = [p for p in rec["packets"] if p["cause"] is c]
-            if c["name"] in BLOCKING and caused:
-                # connect(): it returns once the handshake it started is done (on loopback the
-                # SYN-ACK and the ACK are processed before the call returns): after the last
-                # packet of its connection that came before its process's next call.
-                ports = {caused[0]["sport"], caused[0]["dport"]}
-                late = [p["t"] for p in rec["packets"] if {p["sport"], p["dport"]} == ports
-                        and c["start"] <= p["t"] <= c["until"]]
-                end = max([end] + late) + 1e-6
+            end, waited = returned_at(c, rec["packets"])
             blocked = end - c["start"]
-            if c["name"] in BLOCKING and (blocked > 0.002 or caused):
+            if waited:
                 rows.append((c["start"], c["role"], "%s(...) ..." % c["name"],
                              "waits" if lang == "en" else "대기"))
                 rows.append((end - 1e-7, c["role"], "... " + c["text"],
