@@ -378,7 +378,7 @@ class Run:
         self.lesson, self.impl, self.bins, self.lang = lesson, impl, bins, lang
         self.tmp = tempfile.mkdtemp(prefix="wire-%s." % lesson)
         self.procs, self.captures, self.states = [], [], []
-        self.snapshots = []   # (t, label, ss lines)
+        self.snapshots = []   # (t, (English label, Korean label), lines)
         self.notes = []       # lines printed under the title
         self.facts = {}       # lesson-specific measurements, for the tests
         self.server_port = None
@@ -411,7 +411,7 @@ class Run:
         flt = " or ".join("sport = :%d or dport = :%d" % (p, p) for p in self.ports)
         out = subprocess.run(["ss", "-tanoH", "( %s )" % flt], capture_output=True, text=True).stdout
         lines = [" ".join(l.split()) for l in out.splitlines() if l.strip()]
-        self.snapshots.append((time.time(), label[0] if self.lang == "en" else label[1], lines))
+        self.snapshots.append((time.time(), label, lines))
         return lines
 
     def cleanup(self):
@@ -536,6 +536,7 @@ def lesson_nonblocking_connect(r):
     cli.p.stdin.close()
     cli.wait(5)
     wait_no_children(srv, 5)
+    r.ss(("after the first client", "첫 클라이언트 뒤"))
     started = time.time()
     late = r.start("client 2", [r.prog("tcp_client"), "-n", str(NB_TIMEOUT_MS), HOST, str(full)])
     late.wait(5)
@@ -599,8 +600,8 @@ def lesson_backlog_queues(r):
     lines = r.ss(("after %d connects" % QUEUE_CLIENTS, "connect %d번 뒤" % QUEUE_CLIENTS))
     after = nstat()
     r.facts["nstat"] = {k: after.get(k, 0) - before.get(k, 0) for k in NSTAT}
-    r.snapshots.append((time.time(), "nstat -az: " + ("change during the connects (machine-wide)"
-                        if r.lang == "en" else "connect 동안 바뀐 값 (머신 전체)"),
+    r.snapshots.append((time.time(), ("nstat -az: change during the connects (machine-wide)",
+                                      "nstat -az: connect 동안 바뀐 값 (머신 전체)"),
                         ["%s %+d" % (k, v) for k, v in r.facts["nstat"].items()]))
     r.facts["ss"] = lines
     # Wait for the dropped SYNs' first retransmission (about 1 s after each), read in the capture.
@@ -938,6 +939,14 @@ def collect(r):
                 (s["sport"], s["dport"]) in tw:
             s["shown"] = "TIME_WAIT"
             s["via_ss"] = True
+    rec = dict(calls=calls, packets=pkts, states=states, snapshots=r.snapshots, tw=tw)
+    mark_cookies(r, rec)
+    return rec
+
+
+def mark_cookies(r, rec):
+    """Lesson backlog_queues: which SYN-ACKs were SYN cookies."""
+    states, pkts = rec["states"], rec["packets"]
     if r.lesson == "backlog_queues":
         # The listener has TCP_DEFER_ACCEPT: a handshake from its SYN queue makes no full socket
         # at the bare ACK. One that does (LISTEN -> SYN-RECV -> ESTABLISHED at the ACK) came
@@ -947,7 +956,6 @@ def collect(r):
             if p["kind"] == "synack" and p["sport"] == r.server_port and p["dport"] in est:
                 p["kind"] = "cookie"
                 p["gloss"] = gloss("cookie", r.lang)
-    return dict(calls=calls, packets=pkts, states=states, snapshots=r.snapshots, tw=tw)
 
 
 def side(r, port):
@@ -1020,10 +1028,11 @@ def timeline(r, rec):
             "tracepoint: CLOSE; ss: TIME-WAIT" if lang == "en" else "tracepoint: CLOSE; ss: TIME-WAIT")
         rows.append((s["t"], "state", text, how))
     for t, label, lines in rec["snapshots"]:
-        head = label + ":" if label.startswith("nstat") else "ss -tan (%s):" % label
-        rows.append((t, "nstat" if label.startswith("nstat") else "ss", head, ""))
+        label = label[0] if lang == "en" else label[1]
+        who = "nstat" if label.startswith("nstat") else "ss"
+        rows.append((t, who, label + ":" if who == "nstat" else "ss -tan (%s):" % label, ""))
         for l in lines:
-            rows.append((t, "ss", "  " + l, ""))
+            rows.append((t, who, "  " + l, ""))
     rows.sort(key=lambda x: x[0])
     return rows
 
