@@ -56,15 +56,15 @@ LESSONS = [
     ("closed_port", "c", "connect to a closed port: RST, ECONNREFUSED",
      "닫힌 포트에 connect: RST, ECONNREFUSED"),
     ("full_backlog", "d", "connect to a full backlog: SYNs retransmitted, the 5 s SO_SNDTIMEO",
-     "백로그가 찬 서버에 connect: SYN 재전송, 5초 SO_SNDTIMEO"),
+     "백로그가 가득 찬 서버에 connect: SYN 재전송, 5초 SO_SNDTIMEO"),
     ("server_first", "e", "server killed first: its FIN, TIME-WAIT on its port, the restart",
-     "서버가 먼저 종료: 서버의 FIN, 서버 포트의 TIME-WAIT, 그 위로 재시작"),
+     "서버가 먼저 죽을 때: 서버의 FIN, 서버 포트의 TIME-WAIT, 그 위로 재시작"),
     ("nonblocking_connect", "f", "non-blocking connect: EINPROGRESS, select waking",
      "비블로킹 connect: EINPROGRESS, select가 깨어나는 때"),
     ("nagle_delayed_ack", "g", "Nagle and delayed ACK: the ~40 ms stall, TCP_NODELAY",
      "Nagle과 지연 ACK: 작은 쓰기의 약 40ms 정체, TCP_NODELAY"),
     ("backlog_queues", "h", "the two queues behind the backlog: SYN queue, SYN cookies, drops",
-     "백로그 뒤의 두 큐: SYN 큐, SYN 쿠키, 버림"),
+     "백로그 뒤의 두 큐: SYN 큐, SYN 쿠키, 버려지는 SYN"),
 ]
 LESSON_NAMES = [l[0] for l in LESSONS]
 
@@ -1095,7 +1095,7 @@ def main(argv):
     sub.add_parser("list")
     rp = sub.add_parser("run")
     rp.add_argument("lesson")
-    rp.add_argument("--impl", default="c", choices=["chapter", "c", "rust"])
+    rp.add_argument("--impl", default="c")
     rp.add_argument("--bin-dir")
     args = ap.parse_args(argv)
     lang = wire_lang()
@@ -1107,6 +1107,9 @@ def main(argv):
         return 0
     if args.lesson not in LESSON_FUNCS:
         print("wire: no lesson %r; make wire lists them" % args.lesson)
+        return 2
+    if args.impl not in ("chapter", "c", "rust"):
+        print("wire: IMPL must be chapter, c or rust, not %r" % args.impl)
         return 2
     started = time.monotonic()
     try:
