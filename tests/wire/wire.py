@@ -24,7 +24,9 @@ How each column is known:
 Glosses in English or Korean as the lecture demo chooses: DEMO_LANG=en|ko, else a ko* locale.
 Needs root (capture and ptrace), tcpdump and strace: without them one line says what is missing
 and the exit status is 1. Loopback only, kernel-chosen ports; every process started is killed
-by its id at the end.
+by its id at the end. If tracefs is not mounted, it is mounted (mount -t tracefs); without it
+the states come from ss alone. ERESTARTSYS restarts are left out (a signal to a traced process
+restarts its call: strace's doing). WIRE_KEEP=1 keeps a run's traces and capture in /tmp/wire-*.
 """
 import argparse
 import os
