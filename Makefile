@@ -62,7 +62,7 @@ rust: | build/rust
 	cp --remove-destination $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
 test: all deps test-unit test-twins lint test-asan docs-check trace-compare stress-fast valgrind-check bench-smoke \
-      chapter-diff-check pitfalls-check labs-check book-check
+      chapter-diff-check pitfalls-check labs-check book-check wire-check
 	IMPL=all $(CARGO) test --release --test suite
 
 # The suite runs the programs cargo builds for it (C: tests/cprogs, Rust: src/bin), not build/.
@@ -99,7 +99,7 @@ compare: deps
 # via sudo). Every target that needs one of them depends on deps. tcpdump: the demo's wire pane
 # and demo-check's packet checks; unshare (util-linux): the SYN queue cases of make claims.
 DEPS := socat:socat python3:python3 ss:iproute2 tmux:tmux strace:strace valgrind:valgrind \
-        setpriv:util-linux prlimit:util-linux unshare:util-linux tcpdump:tcpdump
+        setpriv:util-linux prlimit:util-linux unshare:util-linux tcpdump:tcpdump nstat:iproute2
 deps:
 	@missing=""; \
 	for p in $(DEPS); do \

@@ -1,7 +1,7 @@
 # Docs, narration, diagram and lecture demo. Included by the Makefile (-include mk/*.mk).
 #   make docs-check    chapter coverage, references, TRACE=1 narration C == Rust, demo scenes,
 #                      rustdoc -D warnings
-#   make diagram       docs/session.svg from a real strace of one echo session
+#   (make diagram, the sequence diagrams drawn from a capture, is in mk/wire.mk)
 #   make demo          the six lecture scenes in tmux (IMPL=c|rust, DEMO_PORT=7007), a key per scene;
 #                      narration in English or Korean (DEMO_LANG=en|ko, or a ko* locale); a wire
 #                      pane shows the packets live (tcpdump, as root)
@@ -14,7 +14,7 @@
 #   make ref-check     every test, make target and file the docs cite exists, nothing points
 #                      outside the repository, docs/X.md and docs/ko/X.md cite the same names
 #                      under the same headings (tests/docs/ref_check.py; under a second)
-.PHONY: docs-check chapter-coverage trace-check diagram demo demo-check rustdoc-check ref-check
+.PHONY: docs-check chapter-coverage trace-check demo demo-check rustdoc-check ref-check
 
 PYTHON    ?= python3
 DEMO_PORT ?= 7007
@@ -32,10 +32,6 @@ trace-check: all
 
 rustdoc-check:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
-
-# IMPL=rust draws the Rust build (default c: the chapter's language); the result is the same.
-diagram: all deps
-	IMPL=$(or $(IMPL),c) $(PYTHON) tests/docs/session_diagram.py docs/session.svg
 
 demo: all deps
 	$(PYTHON) tests/demo/demo.py tmux $(or $(IMPL),rust) $(DEMO_PORT)

@@ -42,6 +42,7 @@ TREE = os.path.join(WORK, "tree")
 TARGET = os.path.join(WORK, "target")
 PROGRAMS = tree.PROGRAMS
 LANGS = {"c": "C", "rust": "Rust"}
+WIRE_PYTHON = os.environ.get("WIRE_PYTHON", "/usr/bin/python3")  # where apt installs dpkt
 GUARD_DEADLINE = 120  # seconds for one guard run (a mutant that hangs is caught by the suite's own deadline)
 
 
@@ -144,8 +145,14 @@ def run_guard(guard, lang, out_dir, strace_dir=None):
         env = {"RUST_BACKTRACE": "0"}
         cmd = [os.path.join(out_dir, "twins"), "--exact", "%s::%s" % (name, lang),
                "--test-threads", "1"]
+    elif kind == "wire":
+        # The lesson of `make wire` run on the mutant's programs, its point asserted on the
+        # capture (tests/wire/wire_check.py; root, tcpdump and dpkt, else it runs no test).
+        env = {}
+        cmd = [WIRE_PYTHON, os.path.join(ROOT, "tests", "wire", "wire_check.py"), "--only", name,
+               "--impl", lang, "--bin-dir", out_dir]
     else:
-        raise ValueError("guard %r: kind must be suite or twins" % guard)
+        raise ValueError("guard %r: kind must be suite, twins or wire" % guard)
     try:
         r = tree.run(cmd, ROOT, env, timeout=GUARD_DEADLINE)
     except subprocess.TimeoutExpired:
@@ -199,7 +206,8 @@ def strace_lines(strace_dir, pattern, limit=12):
 
 def describe_mutant(mutant, pairs):
     dev = mutant.get("deviation")
-    head = "deviation #%s undone" % dev if dev is not None else "the chapter's own line removed"
+    head = mutant.get("undone") or ("deviation #%s undone" % dev if dev is not None
+                                    else "the chapter's own line removed")
     lines = ["  %s mutant %s: %s" % (LANGS[mutant["lang"]], mutant["id"], head)]
     for path, (before, after) in pairs:
         lines.append("    %s" % path)
