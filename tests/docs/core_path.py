@@ -270,7 +270,8 @@ def fmt(minutes):
     return f"{h} h {m:02d} min" if h else f"{m} min"
 
 
-def run(start, data):
+def evaluate(start, data):
+    """(number of items, rows (title, minutes, notes), problems, total minutes) of a start page."""
     rates, limit = data["rates"], data["limit_hours"]
     start = os.path.join(ROOT, start) if not os.path.isabs(start) else start
     korean = "/ko/" in "/" + rel(start)
@@ -301,8 +302,9 @@ def run(start, data):
             notes.append(f"read {fmt(read_min)} ({', '.join(t.sources)})")
         doing = 0.0
         for src in t.sources:
-            page = re.sub(r"^docs/(ko/)?", "", src.split("#")[0])
-            if page in data.get("pages", {}):
+            page = re.sub(r"^(.*/)?docs/(ko/)?", "", src.split("#")[0])
+            if page in data.get("pages", {}) and ("page", page) not in seen:
+                seen.add(("page", page))
                 stated = data["pages"][page]
                 doing += stated["minutes"]
                 notes.append(f"hands-on {fmt(stated['minutes'])} on {page} (stated)")
@@ -338,18 +340,22 @@ def run(start, data):
             problems.append(f"{why}: the heading says {fmt(stated)}, the files it links take "
                             f"{fmt(computed)}: write ({fmt_title(computed, korean)})")
     total = sum(r[1] for r in rows)
-    print(f"core path of {rel(start)}: {len(items)} items")
+    if total > limit * 60:
+        problems.append(f"{rel(start)}: the core path takes {fmt(total)}, over {limit} h")
+    return len(items), rows, problems, total
+
+
+def run(start, data):
+    limit = data["limit_hours"]
+    n, rows, problems, total = evaluate(start, data)
+    print(f"core path of {start}: {n} items")
     for title, minutes, notes in rows:
         print(f"  {fmt(minutes):>12}  {title}")
         for n in notes:
             print(f"  {'':>12}    {n}")
-    verdict = "ok" if total <= limit * 60 and not problems else "FAIL"
-    print(f"  {fmt(total):>12}  total (limit {limit} h): {verdict}")
+    print(f"  {fmt(total):>12}  total (limit {limit} h): {'ok' if not problems else 'FAIL'}")
     for p in problems:
         print(f"core_path: {p}")
-    if total > limit * 60:
-        problems.append(f"{rel(start)}: the core path takes {fmt(total)}, over {limit} h")
-        print(f"core_path: {problems[-1]}")
     return not problems
 
 
@@ -361,7 +367,73 @@ def fmt_title(minutes, korean):
     return f"{h} h {m} min" if h and m else f"{h} h" if h else f"{m} min"
 
 
+SELF_TEST_DATA = {
+    "limit_hours": 12,
+    "rates": {"ko_chars_per_minute": 400, "en_words_per_minute": 200, "code_lines_per_minute": 15},
+    "pages": {"a.md": {"minutes": 5}},
+    "commands": {"make c chapter": {"minutes": 3}},
+    "labs": {"create_tcp_server.c": {"writing_minutes": 10, "checks": 6, "check_seconds": 30}},
+}
+
+
+def self_test():
+    """The check on made-up pages: the figure it must compute, and each failure it must report."""
+    base = os.path.join(ROOT, "build", "core-path-self-test", "docs")
+    files = {
+        # 4000 characters of Korean prose (10 min), a code block of 15 lines (1 min), an include
+        # by anchor of 30 code lines (2 min), by range of 15 lines (1 min), and a Markdown
+        # include of 400 characters (1 min) pulled in twice but counted once
+        "ko/a.md": "## 가\n\n" + ("가" * 100 + "\n") * 40 + "\n```c\n" + "x;\n" * 15 + "```\n\n"
+                   "```c\n{{#include ../src.c:anc}}\n```\n\n```c\n{{#include ../src.c:40:54}}\n```\n\n"
+                   "{{#include part.md}}\n\n{{#include part.md}}\n\n## 둘\n\n" + "나" * 800 + "\n",
+        "ko/part.md": "다" * 400 + "\n",
+        "src.c": "int a;\n// ANCHOR: anc\n" + "y;\n" * 30 + "// ANCHOR_END: anc\n" + "z;\n" * 30,
+        "ko/start.md": "# 시작\n\n### 1. 하나 (20분)\n\n[가](a.md#가) `make c chapter`\n\n"
+                       "### 2. 둘 (20분)\n\n[둘](a.md#둘) `make lab-start LAB=create_tcp_server LANG=c`\n\n"
+                       "## 더 깊이\n\n[없음](nothing.md)\n",
+        "ko/bad.md": "# 나쁨\n\n### 1. 없는 파일 (1분)\n\n[없음](nothing.md)\n\n"
+                     "### 2. 없는 앵커 (1분)\n\n[앵커](a.md#없는-절)\n\n"
+                     "### 3. 없는 포함 (1분)\n\n[포함](inc.md)\n\n"
+                     "### 4. 명령 (1분)\n\n`make no-such-thing`\n\n### 5. 시간 없음\n\n[다](part.md)\n\n"
+                     "### 6. 틀린 시간 (3시간)\n\n`make c chapter`\n",
+        "ko/inc.md": "```c\n{{#include ../src.c:no_anchor}}\n```\n",
+    }
+    for name, text in files.items():
+        path = os.path.join(base, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    failed = []
+    _, rows, problems, _ = evaluate(os.path.join(base, "ko/start.md"), SELF_TEST_DATA)
+    # item 1: section #가 = 4000 chars + heading (1) + 400 chars included once, 15 + 30 + 15 code
+    # lines, 3 min stated for the command, 5 min stated for a.md
+    want1 = (4001 + 400) / 400 + 60 / 15 + 3 + 5
+    want2 = (1 + 800) / 400 + 10 + 6 * 30 / 60  # a.md's stated 5 min counted once, in item 1
+    got = {r[0]: r[1] for r in rows}
+    for title, want in (("1. 하나 (20분)", want1), ("2. 둘 (20분)", want2)):
+        if abs(got.get(title, -1) - want) > 0.01:
+            failed.append(f"'{title}': computed {got.get(title)} min, expected {want:.2f}")
+    if problems:
+        failed.append(f"a good page reported: {problems}")
+    _, _, problems, _ = evaluate(os.path.join(base, "ko/bad.md"), SELF_TEST_DATA)
+    for expect in ("nothing.md does not exist", "no heading with the anchor #없는-절",
+                   "no ANCHOR no_anchor", "'make no-such-thing' has no stated time",
+                   "'5. 시간 없음': the heading states no time", "the heading says 3 h 00 min"):
+        if not any(expect in p for p in problems):
+            failed.append(f"not reported: {expect!r} (reported: {problems})")
+    over = dict(SELF_TEST_DATA, limit_hours=0.5)
+    _, _, problems, _ = evaluate(os.path.join(base, "ko/start.md"), over)
+    if not any("over 0.5 h" in p for p in problems):
+        failed.append("a path over the limit was not reported")
+    return failed
+
+
 def main(argv):
+    failed = self_test()
+    if failed:
+        for f in failed:
+            print(f"core_path: self-test: {f}")
+        return 1
     with open(DATA, "rb") as f:
         data = tomllib.load(f)
     starts = argv or ["docs/ko/start.md", "docs/start.md"]
