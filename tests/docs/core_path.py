@@ -16,7 +16,8 @@ The core part of a start page is everything before its "더 깊이" / "Going dee
 * doing, stated in tests/docs/core_path.toml: minutes for every page with hands-on work
   (`[pages]`), every `make ...` command the item names in code (`[commands]`), and every lab it
   starts (`make lab-start LAB=name LANG=c`: `[labs]`, writing minutes plus the measured check
-  loop times the number of checks a student runs).
+  loop: the first check, which builds the tree's copies, then the others, as many as a student
+  runs).
 
 Each file, section or included range counts once on the path, wherever it appears again (a
 self-check page included at the end of a core page and again in the self-check page). The
@@ -316,10 +317,11 @@ def evaluate(start, data):
                     problems.append(f"{why}: the lab {name} has no stated time in {rel(DATA)} [labs]")
                     continue
                 L = data["labs"][name]
-                lab_min = L["writing_minutes"] + L["checks"] * L["check_seconds"] / 60
+                first = L.get("first_check_seconds", L["check_seconds"])
+                lab_min = L["writing_minutes"] + (first + (L["checks"] - 1) * L["check_seconds"]) / 60
                 doing += lab_min
-                notes.append(f"lab {name}: writing {L['writing_minutes']} min + {L['checks']} checks "
-                             f"x {L['check_seconds']} s = {fmt(lab_min)}")
+                notes.append(f"lab {name}: writing {L['writing_minutes']} min + first check {first} s + "
+                             f"{L['checks'] - 1} checks x {L['check_seconds']} s = {fmt(lab_min)}")
                 continue
             if re.match(r"make lab(-check|-watch|-solution)?(\s|$)", cmd):
                 continue  # a lab's check loop: counted with its lab-start
