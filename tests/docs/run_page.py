@@ -123,7 +123,7 @@ def main():
             print(f"run_page: the client: echo {echo}, exit {client.returncode}, -n exit {nb.returncode}")
             return 1
     finally:
-        server.terminate()  # Ctrl-C on the page; SIGINT is ignored by a background child here
+        server.terminate()  # the page stops it with Ctrl-C (SIGINT); SIGTERM ends it the same way
         server.wait(timeout=DEADLINE)
 
     refused = run(["build/c/tcp_client", "127.0.0.1", port], input="")
