@@ -62,7 +62,7 @@ rust: | build/rust
 	cp --remove-destination $(addprefix target/release/,$(PROGRAMS)) build/rust/
 
 test: all deps test-unit test-twins lint test-asan docs-check trace-compare stress-fast valgrind-check bench-smoke \
-      chapter-diff-check pitfalls-check labs-check book-check wire-check
+      chapter-diff-check pitfalls-check labs-check book-check wire-check path-check run-check
 	IMPL=all $(CARGO) test --release --test suite
 
 # The suite runs the programs cargo builds for it (C: tests/cprogs, Rust: src/bin), not build/.
