@@ -61,8 +61,8 @@ SCENES = [
                "(ESTAB twice)."),
         "ko": ("클라이언트 둘, 자식 둘",
                "accept()는 연결마다 새 fd를 돌려주고 서버는 그 연결을 맡을 자식을 fork합니다(6-7단계). "
-               "프로세스 트리에는 부모와 자식 둘이 보이고, ss에는 연결 둘이 양쪽 끝에서 하나씩 "
-               "보입니다(ESTAB 두 줄씩)."),
+               "프로세스 트리에는 부모와 자식 둘이 보이고, ss에는 연결 둘이 각각 양쪽 엔드포인트에서 "
+               "한 줄씩 보입니다(연결마다 ESTAB 두 줄)."),
     },
     {
         "en": ("Clients leave, children reaped",
@@ -70,10 +70,10 @@ SCENES = [
                "and exits; SA_NOCLDWAIT lets the kernel reap it: no zombie (no STAT Z). The side that sent "
                "FIN first, the client, keeps the connection in TIME-WAIT."),
         "ko": ("클라이언트가 떠나고 자식은 자동 회수",
-               "Ctrl-D는 클라이언트마다 한쪽 방향을 닫습니다(shutdown SHUT_WR). 자식은 EOF를 읽고 "
+               "Ctrl-D를 누르면 클라이언트가 한쪽 방향을 닫습니다(shutdown SHUT_WR). 자식은 EOF를 읽고 "
                "소켓을 닫은 뒤(9단계) 끝납니다. SA_NOCLDWAIT 덕분에 커널이 자식을 자동 회수하므로 좀비가 "
-               "없습니다(STAT Z 없음). FIN을 먼저 보낸 쪽, 곧 클라이언트가 연결을 TIME-WAIT에 "
-               "남깁니다."),
+               "없습니다(STAT Z 없음). FIN을 먼저 보낸 쪽인 클라이언트에 연결이 TIME-WAIT 상태로 "
+               "남습니다."),
     },
     {
         "en": ("Kill the server, restart at once on the same port",
@@ -84,11 +84,11 @@ SCENES = [
                "echo_server, with both, restarts at once. Removing one of the two from the server would "
                "change nothing here."),
         "ko": ("서버를 죽이고 같은 포트에서 곧바로 재시작",
-               "클라이언트가 연결된 채로 Ctrl-C가 서버와 그 자식을 죽입니다. 이번에는 서버 쪽이 먼저 "
+               "클라이언트가 연결되어 있는 상태에서 Ctrl-C로 서버와 그 자식을 죽입니다. 이번에는 서버 쪽이 먼저 "
                "닫았으므로 TIME-WAIT가 서버의 포트에 남습니다(Linux에서 60초). Linux는 새 소켓과 "
-               "옛 소켓이 SO_REUSEADDR를 함께 가지거나 SO_REUSEPORT를 함께 가지면 새 소켓이 그 포트에 "
-               "바인드하게 해 줍니다(echo_server는 둘 다 설정했음). 옵션이 둘 다 없으면 EADDRINUSE, 하나만 "
-               "있어도 바인드되고, 둘 다 가진 echo_server는 곧바로 재시작합니다. 서버에서 둘 중 하나를 "
+               "옛 소켓이 둘 다 SO_REUSEADDR를 켰거나 둘 다 SO_REUSEPORT를 켰으면 새 소켓이 그 포트에 "
+               "바인드할 수 있게 해 줍니다(echo_server는 둘 다 켰음). 옵션이 둘 다 없으면 EADDRINUSE, 하나만 "
+               "있어도 바인드되고, 둘 다 켜는 echo_server는 곧바로 재시작합니다. 서버에서 둘 중 하나를 "
                "지워도 여기서는 달라지는 것이 없습니다."),
     },
     {
@@ -97,9 +97,9 @@ SCENES = [
                "SYNs. The blocking client gives up after SO_SNDTIMEO (5 s), the non-blocking one after its "
                "select() timeout; both say 'connect: Connection timed out'."),
         "ko": ("백로그가 가득 찬 포트에 연결",
-               "listen(fd, 0)에 아무도 accept하지 않는 연결 하나가 걸린 리스닝 소켓: 커널은 그 뒤의 "
-               "SYN을 버립니다. 블로킹 클라이언트는 SO_SNDTIMEO(5초) 뒤에, 비블로킹 클라이언트는 "
-               "select() 타임아웃 뒤에 포기하며, 둘 다 'connect: Connection timed out'이라고 말합니다."),
+               "listen(fd, 0)으로 만들고, 아무도 accept하지 않는 연결 하나로 큐가 찬 리스닝 소켓입니다. "
+               "커널은 그 뒤에 오는 SYN을 버립니다. 블로킹 클라이언트는 SO_SNDTIMEO(5초) 뒤에, 비블로킹 클라이언트는 "
+               "select() 타임아웃 뒤에 포기하며, 둘 다 'connect: Connection timed out'을 출력합니다."),
     },
     {
         "en": ("http_get against a local HTTP server",

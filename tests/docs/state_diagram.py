@@ -109,13 +109,13 @@ TEXT = {
         "ss": "ss -tan: {}",
         "rst": "RST 받음",
         "retry": "SYN-ACK 없음: SYN 재전송\n(1, 1, 1, 1, 1초, 그다음 2, 4초 ... 뒤)",
-        "legend": "패킷으로 보는 레슨(make wire LESSON=이름): 레슨마다 지나는 전이 옆에 색으로 표시",
+        "legend": "패킷 실습(make wire LESSON=이름): 실습마다 지나는 전이 옆에 색 선으로 표시",
         "lesson": {
             "a": "a echo_session: 클라이언트 CLOSED→SYN-SENT→ESTABLISHED→FIN-WAIT-1→FIN-WAIT-2→TIME-WAIT, "
                  "서버 자식 →CLOSE-WAIT→LAST-ACK→CLOSED",
             "b": "b close_unread_rst: 읽지 않은 데이터가 남은 close(): FIN 없이 RST, 양쪽 모두 ESTABLISHED→CLOSED",
-            "d": "d full_backlog: 클라이언트가 SYN-SENT에 머묾(SYN 재전송, SYN-ACK 없음), 5초 뒤 close()",
-            "e": "e server_first: a와 역할이 반대: 서버가 먼저 닫고 TIME-WAIT를 가짐",
+            "d": "d full_backlog: 클라이언트가 SYN-SENT에 머무름(SYN 재전송, SYN-ACK 없음), 5초 뒤 close()",
+            "e": "e server_first: a와 역할이 반대: 서버가 먼저 닫고 TIME-WAIT가 서버에 남음",
         },
         "key": "점선: 챕터의 프로그램이 거의 지나지 않는 전이. CLOSED는 위와 아래에 두 번 그렸습니다.",
     },

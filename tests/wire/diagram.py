@@ -33,15 +33,15 @@ TEXT = {
                         "what sent them; margins: states",
         tw="ss: the client's socket in TIME-WAIT (timer %s)"),
     "ko": dict(
-        title="와이어로 본 에코 세션 하나: tcp_client가 \"hello\"를 보내고, 서버가 되돌려 주고, "
+        title="패킷으로 본 에코 세션 하나: tcp_client가 \"hello\"를 보내고, 서버가 되돌려 주고, "
               "클라이언트가 반쪽 닫기를 합니다",
         sub="make diagram(tests/wire/diagram.py)이 실제 캡처로 그림: strace -f, tcpdump -i lo, "
             "커널의 상태 트레이스포인트; IMPL=%s",
         lanes=("클라이언트 (tcp_client)", "서버 부모 프로세스 (echo_server)", "자식 프로세스 (fork)"),
         margins=("클라이언트의 TCP 상태", "서버의 TCP 상태"),
-        ms="ms", legend="상자: 시스템 콜, 화살표: 패킷(플래그, seq/ack, 길이)과 그것을 보낸 것, "
+        ms="ms", legend="상자: 시스템 콜, 화살표: 패킷(플래그, seq/ack, 길이)과 그 패킷을 보낸 쪽, "
                         "양쪽 여백: 상태",
-        tw="ss: 클라이언트 소켓이 TIME-WAIT (타이머 %s)"),
+        tw="ss: 클라이언트 소켓이 TIME-WAIT 상태 (타이머 %s)"),
 }
 SHOWN = ("socket", "bind", "listen", "accept", "accept4", "connect", "sendto", "recvfrom", "read",
          "shutdown", "close", "clone", "clone3", "fork")

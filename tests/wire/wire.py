@@ -90,24 +90,24 @@ def wire_lang():
 
 GLOSS = {
     "syn": ("SYN <- {who} connect()", "SYN <- {who}의 connect()"),
-    "synack": ("SYN-ACK: the kernel's own (the listener's)", "SYN-ACK: 커널이 직접 (리스닝 소켓 쪽)"),
-    "ack": ("ACK: the kernel's own", "ACK: 커널이 직접"),
+    "synack": ("SYN-ACK: the kernel's own (the listener's)", "SYN-ACK: 커널이 스스로 보냄 (리스닝 소켓 쪽)"),
+    "ack": ("ACK: the kernel's own", "ACK: 커널이 스스로 보냄"),
     "data": ("data <- {who} {call}()", "데이터 <- {who}의 {call}()"),
     "data_kernel": ("data: the kernel's own (sent when the ACK came; Nagle held it)",
-                    "데이터: 커널이 직접 (ACK가 오자 보냄, Nagle이 잡아 두었던 것)"),
+                    "데이터: 커널이 스스로 보냄 (Nagle이 잡아 두었다가 ACK가 오자 보냄)"),
     "fin": ("FIN <- {who} {call}()", "FIN <- {who}의 {call}()"),
-    "fin_exit": ("FIN <- {who} killed: the kernel closes its fds", "FIN <- {who} 종료: 커널이 fd를 닫음"),
-    "fin_kernel": ("FIN: the kernel's own", "FIN: 커널이 직접"),
+    "fin_exit": ("FIN <- {who} killed: the kernel closes its fds", "FIN <- 죽은 {who}: 커널이 그 fd를 닫음"),
+    "fin_kernel": ("FIN: the kernel's own", "FIN: 커널이 스스로 보냄"),
     "rst_close": ("RST <- {who} close()", "RST <- {who}의 close()"),
     "rst_unread": ("RST <- {who} close() with {n} bytes unread",
-                   "RST <- {n}바이트를 읽지 않은 채 한 {who}의 close()"),
+                   "RST <- {who}의 close() (받은 {n}바이트를 읽지 않음)"),
     "rst_kernel": ("RST: the kernel's own (no socket takes this SYN)",
-                   "RST: 커널이 직접 (이 SYN을 받을 리스닝 소켓이 없음)"),
-    "rst_other": ("RST: the kernel's own", "RST: 커널이 직접"),
+                   "RST: 커널이 스스로 보냄 (이 SYN을 받을 리스닝 소켓이 없음)"),
+    "rst_other": ("RST: the kernel's own", "RST: 커널이 스스로 보냄"),
     "retrans": ("retransmission: the kernel's timer (no answer yet)",
                 "재전송: 커널의 타이머 (아직 응답 없음)"),
     "cookie": ("SYN-ACK: the kernel's own, a SYN cookie (SYN queue full)",
-               "SYN-ACK: 커널이 직접, SYN 쿠키 (SYN 큐가 가득 참)"),
+               "SYN-ACK: 커널이 스스로 보냄, SYN 쿠키 (SYN 큐가 가득 참)"),
 }
 WHO = {"en": {}, "ko": {"client": "클라이언트", "server": "서버", "child": "자식 프로세스",
                         "driver": "드라이버"}}
@@ -117,7 +117,8 @@ def gloss(key, lang, **kw):
     text = GLOSS[key][0 if lang == "en" else 1]
     if "who" in kw and lang == "ko":
         base = kw["who"].split(" ")[0]
-        kw["who"] = WHO["ko"].get(base, base) + kw["who"][len(base):]
+        kw["who"] = (WHO["ko"].get(base, base)
+                     + kw["who"][len(base):].replace("(driver)", "(드라이버)"))
     return text.format(**kw)
 
 
@@ -487,7 +488,7 @@ def lesson_full_backlog(r):
                     "리스닝 소켓은 드라이버(drivers.py full_listener)입니다. listen(0)으로 만들고, "
                     "캡처 전에 자기 연결 하나로 accept 큐를 채워 둡니다"))
     r.ports = [port]
-    r.ss(("before the client", "클라이언트 전"))
+    r.ss(("before the client", "클라이언트를 실행하기 전"))
     r.watch([port])
     started = time.time()
     cli = r.start("client", [r.prog("tcp_client"), HOST, str(port)])
@@ -1042,9 +1043,10 @@ def timeline(r, rec):
 def print_timeline(r, rec, out=sys.stdout):
     lang = r.lang
     name, letter, en, ko = next(l for l in LESSONS if l[0] == r.lesson)
-    print("lesson %s (%s): %s   [IMPL=%s]" % (name, letter, en if lang == "en" else ko, r.impl), file=out)
+    print("%s %s (%s): %s   [IMPL=%s]" % ("lesson" if lang == "en" else "실습", name, letter,
+                                          en if lang == "en" else ko, r.impl), file=out)
     for n in r.notes:
-        print("  note: " + (n[0] if lang == "en" else n[1]), file=out)
+        print("  note: " + n[0] if lang == "en" else "  참고: " + n[1], file=out)
     how = ("calls: strace -f (calls on TCP sockets, stderr, forks); packets: tcpdump -i lo; "
            "states: tracepoint sock:inet_sock_set_state, TIME-WAIT from ss"
            if lang == "en" else
@@ -1103,7 +1105,7 @@ def main(argv):
     lang = wire_lang()
     if args.cmd == "list":
         print("wire lessons (make wire LESSON=name [IMPL=chapter|c|rust]):" if lang == "en"
-              else "와이어 레슨 (make wire LESSON=이름 [IMPL=chapter|c|rust]):")
+              else "패킷 실습 (make wire LESSON=이름 [IMPL=chapter|c|rust]):")
         for name, letter, en, ko in LESSONS:
             print("  %s  %-20s %s" % (letter, name, en if lang == "en" else ko))
         return 0
