@@ -1346,6 +1346,29 @@ pub fn closed_port() -> Result<ClosedPort, String> {
     Ok(ClosedPort { port, _held: held })
 }
 
+/// The Python interpreter itself (its `sys.executable`), asked once per suite run, for the
+/// helpers the suite starts (the file server of `http_get`'s scenarios). `python3` on PATH may
+/// be a launcher rather than the interpreter: pyenv's shim is a bash script that runs several
+/// more processes first. The suite starts one file server per scenario, often several at once,
+/// and under load that start-up outlasted the 10 s the scenario waits for the server's port
+/// line: 10 file servers started at once through the shim took 11.3-13.5 s here (load 12 on
+/// 2 cores), the interpreter itself 3.6-3.7 s. `python3` itself if it cannot tell.
+pub fn python3() -> PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .filter(|p| p.is_absolute() && p.is_file())
+            .unwrap_or_else(|| PathBuf::from("python3"))
+    })
+    .clone()
+}
+
 /// `listener` has no connection waiting: none was made to it (a connection made and already
 /// closed by the client would still wait in the accept queue).
 pub fn expect_no_connection(listener: &TcpListener) -> TestResult {

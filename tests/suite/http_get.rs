@@ -109,7 +109,7 @@ srv.serve_forever()
 /// Starts the Python file server on `dir` and returns it with its port.
 fn file_server(dir: &std::path::Path) -> Result<(Proc, u16), String> {
     need(&[Need::Tool("python3")])?;
-    let mut cmd = Command::new("python3");
+    let mut cmd = Command::new(python3());
     cmd.arg("-c").arg(PY_SERVER).arg(dir);
     let p = Proc::spawn("python3 http.server", cmd, Input::Null, Capture::Keep)?;
     let line = p
