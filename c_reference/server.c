@@ -196,7 +196,8 @@ void tcp_server_loop(int server_fd)
         }
         char ip[INET_ADDRSTRLEN]; /* for the narration only */
         TRACE("[step 6] accept() -> fd %d from %s:%u", client_fd,
-              inet_ntop(AF_INET, &client_addr.sin_addr, ip, sizeof(ip)), ntohs(client_addr.sin_port));
+              inet_ntop(AF_INET, &client_addr.sin_addr, ip, sizeof(ip)),
+              ntohs(client_addr.sin_port));
 
         /* fix #6: flush stdio before fork, or a line still in the buffer is written by both
          * processes (twice in the log when stdout is a pipe or a file). */
