@@ -134,7 +134,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     // Build the request. fix #17, #18: Host carries ":port" when the port is not 80 (RFC 9110 7.2),
     // and a request that does not fit is refused instead of cut short, before connecting.
     // SAFETY: `host` and `path` are valid C strings (caller).
-    let (host, path) = unsafe {
+    let (host_bytes, path_bytes) = unsafe {
         (
             CStr::from_ptr(host).to_bytes(),
             CStr::from_ptr(path).to_bytes(),
@@ -142,9 +142,9 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     };
     let mut request = Vec::with_capacity(REQUEST_SIZE);
     request.extend_from_slice(b"GET ");
-    request.extend_from_slice(path);
+    request.extend_from_slice(path_bytes);
     request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    request.extend_from_slice(host);
+    request.extend_from_slice(host_bytes);
     if port != 80 {
         request.extend_from_slice(format!(":{port}").as_bytes());
     }
@@ -160,7 +160,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     }
     trace_step!(
         "[http step 2] request: GET {}, {} bytes",
-        String::from_utf8_lossy(path),
+        String::from_utf8_lossy(path_bytes),
         request.len()
     );
 
