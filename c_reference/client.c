@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h> /* fix #1: the chapter uses fcntl() without this include */
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/select.h>
@@ -26,6 +27,7 @@ static int clear_nonblocking(int fd)
         perror_keep_errno("fcntl");
         return -1;
     }
+    TRACE("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
     return 0;
 }
 // ANCHOR_END: clear_nonblocking
@@ -35,32 +37,24 @@ static int clear_nonblocking(int fd)
  * tcp_client_connect). With SO_SNDTIMEO set, Linux ends connect() with EINTR even after a mere
  * stop and continue (Ctrl-Z, fg), yet the handshake goes on. A second connect() would wait for
  * it with a new full timeout (each signal moving the deadline) and, if that ran out, fail with
- * EALREADY (__inet_stream_connect, net/ipv4/af_inet.c; UNP 16.3). So: select() for writability,
- * then SO_ERROR, as tcp_connect_nonblocking does, until `limit` after `start`. Returns 0 once
- * connected, or -1 with errno set (ETIMEDOUT when time is up) after printing what failed. */
+ * EALREADY (__inet_stream_connect, net/ipv4/af_inet.c; UNP 16.3). So: poll() for writability,
+ * then SO_ERROR, as tcp_connect_nonblocking does with select(), until `limit` after `start`.
+ * poll(), not select(): this socket may be fd 1024 or above, which no fd_set can hold
+ * (select(2)), and the blocking path works at any fd. Returns 0 once connected, or -1 with
+ * errno set (ETIMEDOUT when time is up) after printing what failed. */
 static int wait_interrupted_connect(int fd, const struct timespec *start,
                                     const struct timeval *limit)
 {
-    if (fd >= FD_SETSIZE) { /* as in tcp_connect_nonblocking, step 5 */
-        fprintf(stderr, "select: fd %d >= FD_SETSIZE (%d), cannot wait on it\n", fd, FD_SETSIZE);
-        errno = EINVAL;
-        return -1;
-    }
+    TRACE("[connect step 4] connect -> EINTR: the handshake goes on, poll() for it");
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
     int ret;
-    do { /* a signal in select() too: go on with the time left until the same deadline */
+    do { /* a signal in poll() too: go on with the time left until the same deadline */
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now); /* cannot fail: a valid clock and pointer */
         long long left_us = (long long)limit->tv_sec * 1000000 + limit->tv_usec -
                             ((long long)(now.tv_sec - start->tv_sec) * 1000000 +
                              (now.tv_nsec - start->tv_nsec) / 1000);
-        struct timeval left = {
-            .tv_sec = left_us > 0 ? left_us / 1000000 : 0,
-            .tv_usec = left_us > 0 ? left_us % 1000000 : 0,
-        };
-        fd_set write_fds;
-        FD_ZERO(&write_fds);
-        FD_SET(fd, &write_fds);
-        ret = select(fd + 1, NULL, &write_fds, NULL, &left);
+        ret = poll(&pfd, 1, left_us > 0 ? (int)((left_us + 999) / 1000) : 0); /* ms, rounded up */
     } while (ret < 0 && errno == EINTR);
 
     if (ret <= 0) {
@@ -68,10 +62,11 @@ static int wait_interrupted_connect(int fd, const struct timespec *start,
             errno = ETIMEDOUT;
             perror_keep_errno("connect");
         } else {
-            perror_keep_errno("select");
+            perror_keep_errno("poll");
         }
         return -1;
     }
+    /* Writable also means "failed" (POLLERR, POLLHUP): SO_ERROR holds the handshake's result. */
     int error;
     socklen_t len = sizeof(error);
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0) {
@@ -142,7 +137,6 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
     clock_gettime(CLOCK_MONOTONIC, &start); /* cannot fail: a valid clock and pointer */
     if (connect(sock_fd, (struct sockaddr *)&server, sizeof(server)) < 0) {
         if (errno == EINTR) { /* fix #23: Ctrl-Z and fg, or a signal: the handshake goes on */
-            TRACE("[connect step 4] connect -> EINTR: the handshake goes on, select() for it");
             if (wait_interrupted_connect(sock_fd, &start, &timeout) < 0) {
                 close(sock_fd);
                 return -1;
@@ -181,6 +175,17 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
     }
     TRACE("[nonblocking step 1] socket(SOCK_NONBLOCK) -> fd %d", sock_fd);
 
+    /* fix #9: select() (step 7) cannot watch an fd >= FD_SETSIZE: FD_SET on it is undefined
+     * behaviour (select(2)), writing past the fd_set or aborting under _FORTIFY_SOURCE.
+     * Refused now, before connect() reaches the server. */
+    if (sock_fd >= FD_SETSIZE) {
+        fprintf(stderr, "select: fd %d >= FD_SETSIZE (%d), cannot wait on it\n", sock_fd,
+                FD_SETSIZE);
+        close(sock_fd);
+        errno = EINVAL;
+        return -1;
+    }
+
     /* Step 2: the server's address. */
     memset(&server, 0, sizeof(server));
     server.sin_family = AF_INET;
@@ -215,20 +220,10 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
             close(sock_fd);
             return -1;
         }
-        TRACE("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
         return sock_fd;
     }
 
     /* Step 5: wait for writability, which is how a finished handshake shows. */
-    if (sock_fd >= FD_SETSIZE) {
-        /* fix #9: FD_SET on an fd >= FD_SETSIZE is undefined behaviour (select(2)): it writes
-         * past the fd_set, or aborts the process when built with _FORTIFY_SOURCE. */
-        fprintf(stderr, "select: fd %d >= FD_SETSIZE (%d), cannot wait on it\n", sock_fd,
-                FD_SETSIZE);
-        close(sock_fd);
-        errno = EINVAL;
-        return -1;
-    }
     fd_set write_fds;
     FD_ZERO(&write_fds);
     FD_SET(sock_fd, &write_fds);
@@ -283,7 +278,6 @@ int tcp_connect_nonblocking(const char *server_addr, uint16_t server_port, int t
         close(sock_fd);
         return -1;
     }
-    TRACE("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
 
     return sock_fd;
 }

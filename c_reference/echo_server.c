@@ -10,8 +10,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: echo_server PORT [ADDR]   (PORT 0-65535, ADDR default 127.0.0.1)\n");
-    return 2;
+    return usage_error("usage: echo_server PORT [ADDR]   (PORT 0-65535, ADDR default 127.0.0.1)");
 }
 
 // ANCHOR: main

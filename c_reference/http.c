@@ -17,14 +17,30 @@
 
 // ANCHOR: resolve_ipv4
 /* fix #16: the chapter hands the host name straight to inet_pton(), which accepts only
- * dotted-quad text. getaddrinfo() turns a name (or a literal) into an IPv4 address. */
+ * dotted-quad text. A dotted quad is taken as it is (inet_pton); any other text that is not
+ * a number is a name, which getaddrinfo() resolves to an IPv4 address. getaddrinfo() also
+ * takes the old inet_aton() spellings (127.1, 0x7f.1, 0177.0.0.1 in octal, 2130706433):
+ * refused, as tcp_client refuses them (a leading 0 means octal there, so 010.1.1.1 is
+ * 8.1.1.1). Writes the address as text into ip; 0, or -1 after printing why. */
 static int resolve_ipv4(const char *host, char *ip, socklen_t ip_len)
 {
     struct addrinfo hints, *res;
+    struct in_addr quad;
 
+    if (inet_pton(AF_INET, host, &quad) == 1) {
+        inet_ntop(AF_INET, &quad, ip, ip_len);
+        return 0;
+    }
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_INET;
     hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST; /* numbers only: no lookup */
+    if (getaddrinfo(host, NULL, &hints, &res) == 0) {
+        freeaddrinfo(res);
+        report_invalid_ipv4(host); /* a number, but not a dotted quad */
+        return -1;
+    }
+    hints.ai_flags = 0;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0) {
         fprintf(stderr, "getaddrinfo: %s: %s\n", host,
@@ -50,18 +66,13 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     char response[BUFFER_SIZE]; /* fix #15: reused per recv() and streamed out, so no 4 KiB cap */
     char ip[INET_ADDRSTRLEN];
 
-    /* Connect to the server. fix #16: the name is resolved first (resolve_ipv4). */
+    /* fix #16: the name is resolved first (resolve_ipv4). */
     if (resolve_ipv4(host, ip, sizeof(ip)) < 0)
         return -1;
     TRACE("[http step 1] getaddrinfo(%s) -> %s", host, ip);
-    sock_fd = tcp_client_connect(ip, port);
-    if (sock_fd < 0) {
-        return -1;
-    }
-    TRACE("[http step 2] tcp_client_connect(%s, %u) -> fd %d", ip, port, sock_fd);
 
     /* Build the request. fix #17, #18: Host carries ":port" when the port is not 80 (RFC 9110
-     * 7.2), and a request that does not fit is refused instead of cut short. */
+     * 7.2), and a request that does not fit is refused instead of cut short, before connecting. */
     int len;
     if (port == 80)
         len = snprintf(request, sizeof(request),
@@ -78,12 +89,19 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
                        "\r\n",
                        path, host, port);
     if (len < 0 || (size_t)len >= sizeof(request)) {
-        fprintf(stderr, "snprintf: request longer than %zu bytes\n", sizeof(request) - 1);
-        close(sock_fd);
+        fprintf(stderr, "PATH too long: the request would be %d bytes, at most %zu\n", len,
+                sizeof(request) - 1);
         errno = EMSGSIZE;
         return -1;
     }
-    TRACE("[http step 3] request: GET %s, %d bytes", path, len);
+    TRACE("[http step 2] request: GET %s, %d bytes", path, len);
+
+    /* Connect to the server (fix #18: once the request is known to fit). */
+    sock_fd = tcp_client_connect(ip, port);
+    if (sock_fd < 0) {
+        return -1;
+    }
+    TRACE("[http step 3] tcp_client_connect(%s, %u) -> fd %d", ip, port, sock_fd);
 
     /* Send the request. fix #25: loop, as handle_client does; send() may write less. */
     size_t sent_total = 0;

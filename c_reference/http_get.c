@@ -10,8 +10,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html, no spaces)\n");
-    return 2;
+    return usage_error("usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html, no spaces)");
 }
 
 int main(int argc, char *argv[])

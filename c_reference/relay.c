@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,7 +18,9 @@
  * poll() waits on both, so neither direction can block the other (a large input echoed back
  * cannot deadlock). At stdin EOF it half-closes (shutdown SHUT_WR) and keeps reading.
  * recv() runs only when poll() says data is ready, so the 5 s SO_RCVTIMEO never fires on an
- * idle session. Returns 0 when the peer closes, -1 after printing an error. */
+ * idle session. Returns 0 when the peer closes after stdin's EOF; -1 after printing an error,
+ * or "tcp_client: server terminated prematurely" when the peer closes while stdin is still
+ * open (UNP 6.7, str_cli): what stdin has yet to say can no longer be sent. */
 int tcp_client_relay(int sock_fd)
 {
     char to_sock[BUFFER_SIZE];   /* read from stdin, not yet sent */
@@ -47,8 +50,15 @@ int tcp_client_relay(int sock_fd)
                 perror_keep_errno("recv"); /* e.g. ECONNRESET */
                 return -1;
             }
-            if (n == 0)
-                return 0; /* the peer closed: done */
+            if (n == 0) { /* the peer closed */
+                if (!stdin_open)
+                    return 0; /* after our FIN: done */
+                if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
+                    fprintf(stderr, "tcp_client: server terminated prematurely\n");
+                    return -1;
+                }
+                /* stdin is readable too (its EOF?): read it below, judge on the next round */
+            }
             if (n > 0 && write_all(STDOUT_FILENO, from_sock, (size_t)n) < 0) {
                 perror_keep_errno("write");
                 return -1;

@@ -70,8 +70,6 @@ int create_tcp_server(const char *addr, uint16_t port)
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEPORT, &opt, sizeof(opt)) < 0) {
         perror_keep_errno("setsockopt SO_REUSEPORT");
         /* Non-critical, continue */
-    } else {
-        TRACE("[step 2] setsockopt(SO_REUSEPORT) -> 0");
     }
 #endif
 
@@ -135,7 +133,6 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
 {
     char buffer[BUFFER_SIZE];
     char addr_str[INET_ADDRSTRLEN];
-    int traced_echo = 0; /* TRACE: narrate the first round trip only, not every recv */
 
     /* Who connected: the peer's address as text (inet_ntop), its port in host order (ntohs). */
     inet_ntop(AF_INET, &client_addr->sin_addr, addr_str, sizeof(addr_str));
@@ -160,8 +157,9 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
             break;
         }
 
-        /* send() may write less than asked (on this blocking socket: a signal handler ran
-         * after part was queued): loop until all n bytes are out.
+        /* send() may queue less than asked: on this blocking socket, when it stops after
+         * queuing part (a stop and continue, an error, a caught signal or SO_SNDTIMEO; this
+         * server sets neither of the last two): loop until all n bytes are out.
          * MSG_NOSIGNAL: a closed peer gives EPIPE instead of SIGPIPE. */
         ssize_t total_sent = 0;
         while (total_sent < n) {
@@ -174,9 +172,6 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
             }
             total_sent += sent;
         }
-        if (!traced_echo)
-            TRACE("[step 8] recv() -> %zd bytes, send() -> %zd bytes", n, total_sent);
-        traced_echo = 1;
     }
 
 done:
@@ -206,7 +201,9 @@ void tcp_server_loop(int server_fd)
             perror_keep_errno("accept");
             break;
         }
-        TRACE("[step 6] accept() -> fd %d from %s:%u", client_fd, inet_ntoa(client_addr.sin_addr),
+        char ip[INET_ADDRSTRLEN]; /* for the narration only */
+        TRACE("[step 6] accept() -> fd %d from %s:%u", client_fd,
+              inet_ntop(AF_INET, &client_addr.sin_addr, ip, sizeof(ip)),
               ntohs(client_addr.sin_port));
 
         /* fix #6: flush stdio before fork, or a line still in the buffer is written by both

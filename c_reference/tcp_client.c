@@ -14,8 +14,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: tcp_client [-n TIMEOUT_MS] ADDR PORT   (PORT 1-65535)\n");
-    return 2;
+    return usage_error("usage: tcp_client [-n TIMEOUT_MS] ADDR PORT   (PORT 1-65535)");
 }
 
 int main(int argc, char *argv[])

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -17,37 +18,33 @@
 int open_standard_fds(void)
 {
     struct pollfd fds[3] = {{.fd = 0}, {.fd = 1}, {.fd = 2}}; /* events 0: only POLLNVAL */
-    int polled = 1, devnull = -1;
+    int polled, devnull = -1;
 
-    /* One call tells which of the three are closed: revents POLLNVAL. */
-    while (poll(fds, 3, 0) < 0) {
-        if (errno == EINTR)
-            continue;
-        if (errno != EINVAL && errno != EAGAIN && errno != ENOMEM) {
-            perror_keep_errno("poll");
-            return -1;
-        }
-        polled = 0; /* RLIMIT_NOFILE below 3 or no memory: ask fcntl() per fd, as std does */
-        break;
+    while ((polled = poll(fds, 3, 0)) < 0 && errno == EINTR)
+        ;
+    if (polled < 0 && errno != EINVAL && errno != EAGAIN && errno != ENOMEM) {
+        perror_keep_errno("poll");
+        return -1;
     }
-
-    /* open() and dup() return the lowest free fd: filled in order, each lands on its hole. */
-    for (int fd = 0; fd < 3; fd++) {
-        int closed = polled ? (fds[fd].revents & POLLNVAL)
-                            : (fcntl(fd, F_GETFD) < 0 && errno == EBADF);
-        if (!closed)
-            continue;
-        if (devnull < 0 || dup(devnull) < 0) {
-            devnull = open("/dev/null", O_RDWR);
-            if (devnull < 0) {
-                perror_keep_errno("open /dev/null");
-                return -1;
-            }
+    for (int fd = 0; fd < 3; fd++) { /* open() and dup() take the lowest free fd: this hole */
+        int closed = polled >= 0 ? fds[fd].revents & POLLNVAL
+                                 : fcntl(fd, F_GETFD) < 0 && errno == EBADF; /* as std does */
+        if (closed && (devnull < 0 || dup(devnull) < 0) &&
+            (devnull = open("/dev/null", O_RDWR)) < 0) {
+            perror_keep_errno("open /dev/null");
+            return -1;
         }
     }
     return 0;
 }
 // ANCHOR_END: open_standard_fds
+
+int usage_error(const char *usage)
+{
+    signal(SIGPIPE, SIG_IGN); /* cannot fail: a valid signal and disposition */
+    fprintf(stderr, "%s\n", usage);
+    return 2;
+}
 
 /* Parses digits only (no sign, no spaces, no hex), refusing anything above max. */
 static int parse_decimal(const char *s, long long max, long long *value)

@@ -11,10 +11,16 @@
  * program's first socket() takes the lowest free fd, say 2, and perror() or "Connected to"
  * writes into the connection. Each main calls it first. The twin of what Rust's runtime does
  * before main (std's sanitize_standard_fds), with the same calls: poll() of fds 0-2 with
- * timeout 0, then open("/dev/null", O_RDWR) for the first POLLNVAL and dup() of it for the
- * others. Returns 0, or -1 after printing why (on whatever fd 2 is). */
+ * timeout 0 (fcntl(F_GETFD) per fd if poll() fails with EINVAL, EAGAIN or ENOMEM), then
+ * open("/dev/null", O_RDWR) for the first closed fd and dup() of it for the others. Returns 0,
+ * or -1 after printing why (on whatever fd 2 is), where std calls abort(). */
 int open_standard_fds(void);
 // ANCHOR_END: open_standard_fds
+
+/* Prints the usage line `usage` on stderr and returns 2, the exit status of a usage error,
+ * whatever stderr is: SIGPIPE is ignored first (a closed pipe as stderr would otherwise kill
+ * the program before its main ignores SIGPIPE), and a failed write (2>/dev/full) is ignored. */
+int usage_error(const char *usage);
 
 /* Parses a decimal port (digits only) in [min, 65535]; 0 on success, -1 if invalid. */
 int parse_port(const char *s, unsigned min, uint16_t *port);

@@ -29,6 +29,7 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
         perror_keep_errno(c"fcntl");
         return -1;
     }
+    trace_step!("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
     0
 }
 // ANCHOR_END: clear_nonblocking
@@ -38,15 +39,17 @@ unsafe fn clear_nonblocking(fd: c_int) -> c_int {
 /// [`tcp_client_connect`]). With `SO_SNDTIMEO` set, Linux ends `connect` with `EINTR` even after
 /// a mere stop and continue (Ctrl-Z, `fg`), yet the handshake goes on. A second `connect` would
 /// wait for it with a new full timeout (each signal moving the deadline) and, if that ran out,
-/// fail with `EALREADY` (`__inet_stream_connect`, `net/ipv4/af_inet.c`; UNP 16.3). So: `select`
-/// for writability, then `SO_ERROR`, as [`tcp_connect_nonblocking`] does, until `limit` after
-/// `start` (`CLOCK_MONOTONIC`). Returns 0 once connected, or -1 with `errno` set (`ETIMEDOUT`
-/// when time is up) after printing what failed.
+/// fail with `EALREADY` (`__inet_stream_connect`, `net/ipv4/af_inet.c`; UNP 16.3). So: `poll`
+/// for writability, then `SO_ERROR`, as [`tcp_connect_nonblocking`] does with `select`, until
+/// `limit` after `start` (`CLOCK_MONOTONIC`). `poll`, not `select`: this socket may be fd 1024
+/// or above, which no `fd_set` can hold (select(2)), and the blocking path works at any fd.
+/// Returns 0 once connected, or -1 with `errno` set (`ETIMEDOUT` when time is up) after
+/// printing what failed.
 ///
 /// # Errors
-/// Returns -1 with `errno` set, after reporting on stderr: `EINVAL` for an fd >= `FD_SETSIZE`,
-/// `ETIMEDOUT` when `limit` has passed, `select`'s or `getsockopt`'s own errno, or the
-/// handshake's error from `SO_ERROR` (e.g. `ECONNREFUSED`).
+/// Returns -1 with `errno` set, after reporting on stderr: `ETIMEDOUT` when `limit` has passed,
+/// `poll`'s or `getsockopt`'s own errno, or the handshake's error from `SO_ERROR` (e.g.
+/// `ECONNREFUSED`).
 ///
 /// # Safety
 /// `fd` must be an open socket owned by the caller.
@@ -55,19 +58,15 @@ unsafe fn wait_interrupted_connect(
     start: &libc::timespec,
     limit: &libc::timeval,
 ) -> c_int {
-    if fd as usize >= libc::FD_SETSIZE {
-        // as in tcp_connect_nonblocking, step 5
-        eprintf_line!(
-            "select: fd {} >= FD_SETSIZE ({}), cannot wait on it",
-            fd,
-            libc::FD_SETSIZE
-        );
-        set_errno(Errno(libc::EINVAL));
-        return -1;
-    }
+    trace_step!("[connect step 4] connect -> EINTR: the handshake goes on, poll() for it");
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
     let mut ret;
     loop {
-        // a signal in select() too: go on with the time left until the same deadline
+        // a signal in poll() too: go on with the time left until the same deadline
         let mut now = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
@@ -76,27 +75,13 @@ unsafe fn wait_interrupted_connect(
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
         let left_us = limit.tv_sec * 1_000_000 + limit.tv_usec
             - ((now.tv_sec - start.tv_sec) * 1_000_000 + (now.tv_nsec - start.tv_nsec) / 1000);
-        let mut left = libc::timeval {
-            tv_sec: if left_us > 0 { left_us / 1_000_000 } else { 0 },
-            tv_usec: if left_us > 0 { left_us % 1_000_000 } else { 0 },
-        };
-        // SAFETY: `fd_set` is plain data; FD_ZERO initialises it.
-        let mut write_fds: libc::fd_set = unsafe { mem::zeroed() };
-        // SAFETY: `write_fds` is a live fd_set and 0 <= fd < FD_SETSIZE (checked above).
-        unsafe {
-            libc::FD_ZERO(&mut write_fds);
-            libc::FD_SET(fd, &mut write_fds);
-        }
-        // SAFETY: `write_fds` and `left` are live; the other sets may be null.
-        ret = unsafe {
-            libc::select(
-                fd + 1,
-                ptr::null_mut(),
-                &mut write_fds,
-                ptr::null_mut(),
-                &mut left,
-            )
-        };
+        let left_ms = if left_us > 0 {
+            (left_us + 999) / 1000
+        } else {
+            0
+        }; // rounded up
+        // SAFETY: `pfd` is one live pollfd.
+        ret = unsafe { libc::poll(&mut pfd, 1, left_ms as c_int) };
         if !(ret < 0 && errno().0 == libc::EINTR) {
             break;
         }
@@ -107,10 +92,11 @@ unsafe fn wait_interrupted_connect(
             set_errno(Errno(libc::ETIMEDOUT));
             perror_keep_errno(c"connect");
         } else {
-            perror_keep_errno(c"select");
+            perror_keep_errno(c"poll");
         }
         return -1;
     }
+    // Writable also means "failed" (POLLERR, POLLHUP): SO_ERROR holds the handshake's result.
     let mut error: c_int = 0;
     let mut len = mem::size_of::<c_int>() as socklen_t;
     // SAFETY: `error` is writable for `len` bytes.
@@ -225,11 +211,9 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     };
     if failed {
         // fix #27: the chapter ignores both results
+        perror_keep_errno(c"setsockopt");
         // SAFETY: `sock_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"setsockopt");
-            libc::close(sock_fd);
-        }
+        unsafe { libc::close(sock_fd) };
         return -1;
     }
     trace_step!("[connect step 3] setsockopt(SO_SNDTIMEO, SO_RCVTIMEO: 5 s) -> 0");
@@ -252,9 +236,6 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
     {
         if errno().0 == libc::EINTR {
             // fix #23: Ctrl-Z and fg, or a signal: the handshake goes on
-            trace_step!(
-                "[connect step 4] connect -> EINTR: the handshake goes on, select() for it"
-            );
             // SAFETY: `sock_fd` is our open socket.
             if unsafe { wait_interrupted_connect(sock_fd, &start, &timeout) } < 0 {
                 // SAFETY: `sock_fd` is ours to close.
@@ -266,11 +247,9 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
                 // fix #12: Linux's word for "SO_SNDTIMEO expired"
                 set_errno(Errno(libc::ETIMEDOUT));
             }
+            perror_keep_errno(c"connect");
             // SAFETY: `sock_fd` is ours to close.
-            unsafe {
-                perror_keep_errno(c"connect");
-                libc::close(sock_fd);
-            }
+            unsafe { libc::close(sock_fd) };
             return -1;
         }
     }
@@ -323,6 +302,21 @@ pub unsafe fn tcp_connect_nonblocking(
         sock_fd
     );
 
+    // fix #9: select() (step 7) cannot watch an fd >= FD_SETSIZE: in C, FD_SET on it is
+    // undefined behaviour (select(2)); the libc crate's FD_SET panics on it. Refused now,
+    // before connect() reaches the server.
+    if sock_fd as usize >= libc::FD_SETSIZE {
+        eprintf_line!(
+            "select: fd {} >= FD_SETSIZE ({}), cannot wait on it",
+            sock_fd,
+            libc::FD_SETSIZE
+        );
+        // SAFETY: `sock_fd` is ours to close.
+        unsafe { libc::close(sock_fd) };
+        set_errno(Errno(libc::EINVAL));
+        return -1;
+    }
+
     // Step 2: the server's address.
     // SAFETY: `sockaddr_in` is plain data; all-zero is the C's memset.
     let mut server: sockaddr_in = unsafe { mem::zeroed() };
@@ -367,11 +361,9 @@ pub unsafe fn tcp_connect_nonblocking(
 
     // Step 4: anything but EINPROGRESS is an immediate failure (e.g. ENETUNREACH).
     if ret < 0 && errno().0 != libc::EINPROGRESS {
+        perror_keep_errno(c"connect");
         // SAFETY: `sock_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"connect");
-            libc::close(sock_fd);
-        }
+        unsafe { libc::close(sock_fd) };
         return -1;
     }
     trace_step!(
@@ -398,27 +390,13 @@ pub unsafe fn tcp_connect_nonblocking(
             unsafe { libc::close(sock_fd) };
             return -1;
         }
-        trace_step!("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
         return sock_fd;
     }
 
     // Step 5: wait for writability, which is how a finished handshake shows.
-    if sock_fd as usize >= libc::FD_SETSIZE {
-        // fix #9: FD_SET on an fd >= FD_SETSIZE is undefined behaviour in C (select(2)); the
-        // libc crate's FD_SET panics on it. Refused here, as in the C.
-        eprintf_line!(
-            "select: fd {} >= FD_SETSIZE ({}), cannot wait on it",
-            sock_fd,
-            libc::FD_SETSIZE
-        );
-        // SAFETY: `sock_fd` is ours to close.
-        unsafe { libc::close(sock_fd) };
-        set_errno(Errno(libc::EINVAL));
-        return -1;
-    }
     // SAFETY: `fd_set` is plain data; FD_ZERO initialises it.
     let mut write_fds: libc::fd_set = unsafe { mem::zeroed() };
-    // SAFETY: `write_fds` is a live fd_set and 0 <= sock_fd < FD_SETSIZE (checked above).
+    // SAFETY: `write_fds` is a live fd_set and 0 <= sock_fd < FD_SETSIZE (checked at step 1).
     unsafe {
         libc::FD_ZERO(&mut write_fds);
         libc::FD_SET(sock_fd, &mut write_fds);
@@ -484,21 +462,17 @@ pub unsafe fn tcp_connect_nonblocking(
         )
     };
     if rc < 0 {
+        perror_keep_errno(c"getsockopt SO_ERROR"); // fix #10: reported
         // SAFETY: `sock_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"getsockopt SO_ERROR"); // fix #10: reported
-            libc::close(sock_fd);
-        }
+        unsafe { libc::close(sock_fd) };
         return -1;
     }
 
     if error != 0 {
         set_errno(Errno(error)); // e.g. ECONNREFUSED
+        perror_keep_errno(c"connect"); // fix #10: reported
         // SAFETY: `sock_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"connect"); // fix #10: reported
-            libc::close(sock_fd);
-        }
+        unsafe { libc::close(sock_fd) };
         return -1;
     }
     trace_step!("[nonblocking step 8] getsockopt(SO_ERROR) -> 0, error 0");
@@ -510,7 +484,6 @@ pub unsafe fn tcp_connect_nonblocking(
         unsafe { libc::close(sock_fd) };
         return -1;
     }
-    trace_step!("[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0");
 
     sock_fd
 }

@@ -10,7 +10,10 @@ use libc::{c_char, c_int, socklen_t};
 
 use crate::client::tcp_client_connect;
 use crate::server::BUFFER_SIZE;
-use crate::util::{INET_ADDRSTRLEN, c_text, inet_ntop, perror_keep_errno, write_all};
+use crate::util::{
+    INET_ADDRSTRLEN, c_text, inet_ntop, inet_pton, perror_keep_errno, report_invalid_ipv4,
+    write_all,
+};
 
 // ANCHOR: request_size
 /// The chapter's `char request[1024]`: a request must fit, NUL included.
@@ -19,23 +22,52 @@ const REQUEST_SIZE: usize = 1024;
 
 // ANCHOR: resolve_ipv4
 /// fix #16: the chapter hands the host name straight to `inet_pton()`, which accepts only
-/// dotted-quad text. `getaddrinfo(3)` turns a name (or a literal) into an IPv4 address,
-/// written into `ip` as text. 0 on success; -1 (errno `ENOENT`) after printing why.
+/// dotted-quad text. A dotted quad is taken as it is (`inet_pton`); any other text that is
+/// not a number is a name, which `getaddrinfo(3)` resolves to an IPv4 address. `getaddrinfo`
+/// also takes the old `inet_aton` spellings (`127.1`, `0x7f.1`, `0177.0.0.1` in octal,
+/// `2130706433`): refused, as `tcp_client` refuses them (a leading 0 means octal there, so
+/// `010.1.1.1` is 8.1.1.1). Writes the address into `ip` as text. 0 on success; -1 after
+/// printing why.
 ///
 /// # Errors
-/// Returns -1 with `errno` = `ENOENT` whatever `getaddrinfo` reported, after
-/// `getaddrinfo: HOST: REASON` on stderr (REASON from `gai_strerror`, or `strerror(errno)` for
-/// `EAI_SYSTEM`).
+/// Returns -1 with `errno` = `EINVAL` for a number that is not a dotted quad, after
+/// `inet_pton: invalid IPv4 address 'HOST'`; with `ENOENT` whatever `getaddrinfo` reported
+/// for a name, after `getaddrinfo: HOST: REASON` on stderr (REASON from `gai_strerror`, or
+/// `strerror(errno)` for `EAI_SYSTEM`).
 ///
 /// # Safety
 /// `host` must point to a NUL-terminated string valid for the call.
 unsafe fn resolve_ipv4(host: *const c_char, ip: &mut [c_char; INET_ADDRSTRLEN]) -> c_int {
+    let mut quad = libc::in_addr { s_addr: 0 };
+    // SAFETY: `host` is a valid C string (caller); `quad` is a writable in_addr.
+    if unsafe { inet_pton(libc::AF_INET, host, (&raw mut quad).cast()) } == 1 {
+        // SAFETY: `quad` is an in_addr; `ip` holds INET_ADDRSTRLEN bytes.
+        unsafe {
+            inet_ntop(
+                libc::AF_INET,
+                (&raw const quad).cast(),
+                ip.as_mut_ptr(),
+                ip.len() as socklen_t,
+            )
+        };
+        return 0;
+    }
     // SAFETY: `addrinfo` is plain data; all-zero is the C's memset.
     let mut hints: libc::addrinfo = unsafe { mem::zeroed() };
     hints.ai_family = libc::AF_INET;
     hints.ai_socktype = libc::SOCK_STREAM;
+    hints.ai_flags = libc::AI_NUMERICHOST; // numbers only: no lookup
     let mut res: *mut libc::addrinfo = ptr::null_mut();
     // SAFETY: `host` is a valid C string (caller); `hints` and `res` are live.
+    if unsafe { libc::getaddrinfo(host, ptr::null(), &hints, &mut res) } == 0 {
+        // SAFETY: `res` is the list getaddrinfo just returned, freed once.
+        unsafe { libc::freeaddrinfo(res) };
+        // SAFETY: `host` is a valid C string (caller).
+        unsafe { report_invalid_ipv4(host) }; // a number, but not a dotted quad
+        return -1;
+    }
+    hints.ai_flags = 0;
+    // SAFETY: as above.
     let rc = unsafe { libc::getaddrinfo(host, ptr::null(), &hints, &mut res) };
     if rc != 0 {
         let reason = if rc == libc::EAI_SYSTEM {
@@ -91,7 +123,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     let mut response = [0u8; BUFFER_SIZE]; // fix #15: reused per recv() and streamed out
     let mut ip = [0 as c_char; INET_ADDRSTRLEN];
 
-    // Connect to the server. fix #16: the name is resolved first (resolve_ipv4).
+    // fix #16: the name is resolved first (resolve_ipv4).
     // SAFETY: `host` is a valid C string (caller).
     if unsafe { resolve_ipv4(host, &mut ip) } < 0 {
         return -1;
@@ -103,23 +135,11 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
         // SAFETY: `ip` holds a NUL-terminated address.
         unsafe { c_text(ip.as_ptr(), "") }
     );
-    // SAFETY: resolve_ipv4 wrote a NUL-terminated address into `ip`.
-    let sock_fd = unsafe { tcp_client_connect(ip.as_ptr(), port) };
-    if sock_fd < 0 {
-        return -1;
-    }
-    trace_step!(
-        "[http step 2] tcp_client_connect({}, {}) -> fd {}",
-        // SAFETY: `ip` holds a NUL-terminated address.
-        unsafe { c_text(ip.as_ptr(), "") },
-        port,
-        sock_fd
-    );
 
     // Build the request. fix #17, #18: Host carries ":port" when the port is not 80 (RFC 9110 7.2),
-    // and a request that does not fit is refused instead of cut short.
+    // and a request that does not fit is refused instead of cut short, before connecting.
     // SAFETY: `host` and `path` are valid C strings (caller).
-    let (host, path) = unsafe {
+    let (host_bytes, path_bytes) = unsafe {
         (
             CStr::from_ptr(host).to_bytes(),
             CStr::from_ptr(path).to_bytes(),
@@ -127,24 +147,40 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     };
     let mut request = Vec::with_capacity(REQUEST_SIZE);
     request.extend_from_slice(b"GET ");
-    request.extend_from_slice(path);
+    request.extend_from_slice(path_bytes);
     request.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    request.extend_from_slice(host);
+    request.extend_from_slice(host_bytes);
     if port != 80 {
         request.extend_from_slice(format!(":{port}").as_bytes());
     }
     request.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
     if request.len() >= REQUEST_SIZE {
-        eprintf_line!("snprintf: request longer than {} bytes", REQUEST_SIZE - 1);
-        // SAFETY: `sock_fd` is ours to close.
-        unsafe { libc::close(sock_fd) };
+        eprintf_line!(
+            "PATH too long: the request would be {} bytes, at most {}",
+            request.len(),
+            REQUEST_SIZE - 1
+        );
         set_errno(Errno(libc::EMSGSIZE));
         return -1;
     }
     trace_step!(
-        "[http step 3] request: GET {}, {} bytes",
-        String::from_utf8_lossy(path),
+        "[http step 2] request: GET {}, {} bytes",
+        String::from_utf8_lossy(path_bytes),
         request.len()
+    );
+
+    // Connect to the server (fix #18: once the request is known to fit).
+    // SAFETY: resolve_ipv4 wrote a NUL-terminated address into `ip`.
+    let sock_fd = unsafe { tcp_client_connect(ip.as_ptr(), port) };
+    if sock_fd < 0 {
+        return -1;
+    }
+    trace_step!(
+        "[http step 3] tcp_client_connect({}, {}) -> fd {}",
+        // SAFETY: `ip` holds a NUL-terminated address.
+        unsafe { c_text(ip.as_ptr(), "") },
+        port,
+        sock_fd
     );
 
     // Send the request. fix #25: loop, as handle_client does; send() may write less.
@@ -164,11 +200,9 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
             if errno().0 == libc::EINTR {
                 continue;
             }
+            perror_keep_errno(c"send");
             // SAFETY: `sock_fd` is ours to close.
-            unsafe {
-                perror_keep_errno(c"send");
-                libc::close(sock_fd);
-            }
+            unsafe { libc::close(sock_fd) };
             return -1;
         }
         sent_total += sent as usize;
@@ -194,11 +228,9 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
                 || write_all(libc::STDOUT_FILENO, &response[..n as usize]) < 0
         };
         if failed {
+            perror_keep_errno(c"write");
             // SAFETY: `sock_fd` is ours to close.
-            unsafe {
-                perror_keep_errno(c"write");
-                libc::close(sock_fd);
-            }
+            unsafe { libc::close(sock_fd) };
             return -1;
         }
         total += n;
@@ -211,11 +243,9 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
             // SO_RCVTIMEO expired
             set_errno(Errno(libc::ETIMEDOUT));
         }
+        perror_keep_errno(c"recv");
         // SAFETY: `sock_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"recv");
-            libc::close(sock_fd);
-        }
+        unsafe { libc::close(sock_fd) };
         return -1;
     }
 
@@ -229,7 +259,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
     }
     trace_step!("[http step 5] recv() until EOF -> {} bytes", total);
 
-    // SAFETY: `sock_fd` is ours to close; fd 1 is stdout.
+    // SAFETY: `sock_fd` is ours to close.
     unsafe { libc::close(sock_fd) };
     trace_step!("[http step 6] close(fd {})", sock_fd);
     // SAFETY: fd 1 is stdout (this function's contract).

@@ -17,8 +17,10 @@ use crate::util::{perror_keep_errno, write_all};
 /// idle session.
 ///
 /// # Errors
-/// Returns 0 when the peer closes, -1 with `errno` set after reporting the failing call
-/// (`recv: Connection reset by peer`, `send: Broken pipe`, ...).
+/// Returns 0 when the peer closes after stdin's EOF; -1 with `errno` set after reporting the
+/// failing call (`recv: Connection reset by peer`, `send: Broken pipe`, ...), or after
+/// `tcp_client: server terminated prematurely` when the peer closes while stdin is still open
+/// (UNP 6.7, `str_cli`): what stdin has yet to say can no longer be sent.
 ///
 /// # Safety
 /// `sock_fd` must be a connected stream socket; fds 0 and 1 must be open.
@@ -72,7 +74,16 @@ pub unsafe fn tcp_client_relay(sock_fd: c_int) -> c_int {
                 return -1;
             }
             if n == 0 {
-                return 0; // the peer closed: done
+                // the peer closed
+                if !stdin_open {
+                    return 0; // after our FIN: done
+                }
+                let stdin_ready = libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
+                if fds[0].revents & stdin_ready == 0 {
+                    eprintf_line!("tcp_client: server terminated prematurely");
+                    return -1;
+                }
+                // stdin is readable too (its EOF?): read it below, judge on the next round
             }
             // SAFETY: fd 1 is stdout (this function's contract).
             if n > 0 && unsafe { write_all(libc::STDOUT_FILENO, &from_sock[..n as usize]) } < 0 {

@@ -10,33 +10,17 @@ use errno::errno;
 use libc::{c_char, c_int, sockaddr, sockaddr_in, socklen_t};
 
 use crate::util::{
-    INET_ADDRSTRLEN, c_text, inet_ntop, inet_pton, perror_keep_errno, report_invalid_ipv4,
+    INET_ADDRSTRLEN, buffer_size_or, c_text, inet_ntop, inet_pton, perror_keep_errno,
+    report_invalid_ipv4,
 };
 
 // ANCHOR: constants
 /// `listen()` backlog: how many completed connections may wait for `accept()`.
 pub const LISTEN_BACKLOG: c_int = 128;
 
-/// Bytes per `recv()`: the chapter's 4 KiB, or `make BUFFER_SIZE=N` (read at compile time
-/// from `TCP_CHAPTER_BUFFER_SIZE`, as the C takes `-DBUFFER_SIZE=N`).
-pub const BUFFER_SIZE: usize = match option_env!("TCP_CHAPTER_BUFFER_SIZE") {
-    Some(s) if !s.is_empty() => parse_const_usize(s),
-    _ => 4096,
-};
+/// Bytes per `recv()`: the chapter's 4 KiB (`make BUFFER_SIZE=N` overrides it, as in the C).
+pub const BUFFER_SIZE: usize = buffer_size_or(4096);
 // ANCHOR_END: constants
-
-const fn parse_const_usize(s: &str) -> usize {
-    let b = s.as_bytes();
-    let mut v = 0;
-    let mut i = 0;
-    while i < b.len() {
-        assert!(b[i].is_ascii_digit(), "BUFFER_SIZE must be decimal");
-        v = v * 10 + (b[i] - b'0') as usize;
-        i += 1;
-    }
-    assert!(v > 0, "BUFFER_SIZE must be positive");
-    v
-}
 
 /// `sizeof(struct sockaddr_in)`, as the kernel wants it.
 const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
@@ -117,11 +101,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         )
     };
     if rc < 0 {
+        perror_keep_errno(c"setsockopt SO_REUSEADDR");
         // SAFETY: `server_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"setsockopt SO_REUSEADDR");
-            libc::close(server_fd);
-        }
+        unsafe { libc::close(server_fd) };
         return -1;
     }
     trace_step!("[step 2] setsockopt(SO_REUSEADDR) -> 0");
@@ -143,8 +125,6 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     if rc < 0 {
         perror_keep_errno(c"setsockopt SO_REUSEPORT");
         // Non-critical, continue
-    } else {
-        trace_step!("[step 2] setsockopt(SO_REUSEPORT) -> 0");
     }
 
     // Step 3: the address to bind, port in network byte order (htons).
@@ -188,11 +168,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         )
     };
     if rc < 0 {
+        perror_keep_errno(c"bind");
         // SAFETY: `server_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"bind");
-            libc::close(server_fd);
-        }
+        unsafe { libc::close(server_fd) };
         return -1;
     }
     trace_step!(
@@ -206,11 +184,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     // them for accept(). LISTEN_BACKLOG bounds that accept queue (capped by somaxconn).
     // SAFETY: plain syscall on our fd.
     if unsafe { libc::listen(server_fd, LISTEN_BACKLOG) } < 0 {
+        perror_keep_errno(c"listen");
         // SAFETY: `server_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"listen");
-            libc::close(server_fd);
-        }
+        unsafe { libc::close(server_fd) };
         return -1;
     }
     trace_step!("[step 5] listen(backlog {}) -> 0", LISTEN_BACKLOG);
@@ -226,11 +202,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         )
     };
     if rc < 0 {
+        perror_keep_errno(c"getsockname");
         // SAFETY: `server_fd` is ours to close.
-        unsafe {
-            perror_keep_errno(c"getsockname");
-            libc::close(server_fd);
-        }
+        unsafe { libc::close(server_fd) };
         return -1;
     }
     let mut addr_str = [0 as c_char; INET_ADDRSTRLEN];
@@ -270,7 +244,6 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
 pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
     let mut buffer = [0u8; BUFFER_SIZE];
     let mut addr_str = [0 as c_char; INET_ADDRSTRLEN];
-    let mut traced_echo = false; // TRACE: narrate the first round trip only, not every recv
 
     // Who connected: the peer's address as text (inet_ntop), its port in host order (ntohs).
     // SAFETY: `client_addr` is valid (caller); `addr_str` holds INET_ADDRSTRLEN bytes.
@@ -312,8 +285,9 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
             break;
         }
 
-        // send() may write less than asked (on this blocking socket: a signal handler ran
-        // after part was queued): loop until all n bytes are out.
+        // send() may queue less than asked: on this blocking socket, when it stops after
+        // queuing part (a stop and continue, an error, a caught signal or SO_SNDTIMEO; this
+        // server sets neither of the last two): loop until all n bytes are out.
         // MSG_NOSIGNAL: a closed peer gives EPIPE instead of SIGPIPE.
         let mut total_sent: isize = 0;
         while total_sent < n {
@@ -336,14 +310,6 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
             }
             total_sent += sent;
         }
-        if !traced_echo {
-            trace_step!(
-                "[step 8] recv() -> {} bytes, send() -> {} bytes",
-                n,
-                total_sent
-            );
-        }
-        traced_echo = true;
     }
 
     // Step 9: close() - the last reference: FIN, or RST if received data is still unread.
@@ -405,11 +371,9 @@ pub unsafe fn tcp_server_loop(server_fd: c_int) {
         // SAFETY: single-threaded process (this function's contract).
         let pid = unsafe { libc::fork() };
         if pid < 0 {
+            perror_keep_errno(c"fork");
             // SAFETY: `client_fd` is ours to close.
-            unsafe {
-                perror_keep_errno(c"fork");
-                libc::close(client_fd);
-            }
+            unsafe { libc::close(client_fd) };
         } else if pid == 0 {
             // child: serve this client only
             // SAFETY: the child's copy of the listening fd is not used again.

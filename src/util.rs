@@ -8,10 +8,11 @@
 //! from `std::rt::init`) polls fds 0-2 with timeout 0 and, for each `POLLNVAL`, opens
 //! `/dev/null` `O_RDWR` (then `dup`s it for a second closed fd); if `poll` fails with
 //! `EINVAL`, `EAGAIN` or `ENOMEM` it asks `fcntl(F_GETFD)` per fd instead. Seen with
-//! `strace build/rust/tcp_client 2>&-`: `poll([{fd=0, events=0}, {fd=1, events=0},
-//! {fd=2, events=0}], 3, 0) = 1 ([{fd=2, revents=POLLNVAL}])`, then
-//! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 2`. One difference: where `poll` fails otherwise
-//! or `/dev/null` cannot be opened, std calls `abort()` (SIGABRT); the C prints why and exits 1.
+//! `strace build/rust/tcp_client >&- 2>&-`: `poll([{fd=0, events=0}, {fd=1, events=0},
+//! {fd=2, events=0}], 3, 0) = 2 ([{fd=1, revents=POLLNVAL}, {fd=2, revents=POLLNVAL}])`, then
+//! `openat(AT_FDCWD, "/dev/null", O_RDWR) = 1` and `dup(1) = 2`. One difference: where `poll`
+//! fails otherwise or `/dev/null` cannot be opened, std calls `abort()` (SIGABRT); the C prints
+//! why and exits 1.
 // ANCHOR_END: closed_fds
 
 use std::ffi::{CStr, CString};
@@ -45,6 +46,39 @@ unsafe extern "C" {
 
 /// `INET_ADDRSTRLEN` of <netinet/in.h>: room for "255.255.255.255" and its NUL.
 pub const INET_ADDRSTRLEN: usize = 16;
+
+/// The buffer size `make BUFFER_SIZE=N` asks for (`TCP_CHAPTER_BUFFER_SIZE`, read at compile
+/// time, as the C takes `-DBUFFER_SIZE=N`), or `default`; refuses to build with anything but
+/// a positive decimal ("BUFFER_SIZE must be positive": a `recv` into 0 bytes returns 0, EOF).
+pub const fn buffer_size_or(default: usize) -> usize {
+    let b = match option_env!("TCP_CHAPTER_BUFFER_SIZE") {
+        Some(s) if !s.is_empty() => s.as_bytes(),
+        _ => return default,
+    };
+    let mut v = 0;
+    let mut i = 0;
+    while i < b.len() {
+        assert!(b[i].is_ascii_digit(), "BUFFER_SIZE must be decimal");
+        v = v * 10 + (b[i] - b'0') as usize;
+        i += 1;
+    }
+    assert!(v > 0, "BUFFER_SIZE must be positive");
+    v
+}
+
+/// Prints the usage line `usage` on stderr and returns 2, the exit status of a usage error,
+/// whatever stderr is: a failed write (`2>/dev/full`, a closed pipe) is ignored, where
+/// `eprintln!` would panic (exit 101). `SIGPIPE` is set to `SIG_IGN` first, as the C does
+/// (there a closed pipe as stderr would kill the program before its `main` ignores it; Rust's
+/// runtime has ignored it already, so here the call changes nothing).
+pub fn usage_error(usage: &str) -> u8 {
+    // SAFETY: SIG_IGN is a valid disposition for SIGPIPE.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let line = format!("{usage}\n");
+    // SAFETY: fd 2 is stderr, open for the life of the process (std makes sure before main).
+    unsafe { write_all(libc::STDERR_FILENO, line.as_bytes()) };
+    2
+}
 
 /// Parses digits only (no sign, no spaces, no hex), refusing anything above `max`.
 fn parse_decimal(s: &[u8], max: i64) -> Option<i64> {

@@ -6,11 +6,12 @@
 use std::process::ExitCode;
 
 use tcp_chapter::server::{create_tcp_server, setup_signal_handlers, tcp_server_loop};
-use tcp_chapter::util::{c_args, parse_port};
+use tcp_chapter::util::{c_args, parse_port, usage_error};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: echo_server PORT [ADDR]   (PORT 0-65535, ADDR default 127.0.0.1)");
-    ExitCode::from(2)
+    ExitCode::from(usage_error(
+        "usage: echo_server PORT [ADDR]   (PORT 0-65535, ADDR default 127.0.0.1)",
+    ))
 }
 
 // ANCHOR: main

@@ -5,11 +5,12 @@
 use std::process::ExitCode;
 
 use tcp_chapter::http::simple_http_client;
-use tcp_chapter::util::{c_args, is_visible_ascii, parse_port};
+use tcp_chapter::util::{c_args, is_visible_ascii, parse_port, usage_error};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html, no spaces)");
-    ExitCode::from(2)
+    ExitCode::from(usage_error(
+        "usage: http_get HOST PORT PATH   (PORT 1-65535, PATH e.g. /index.html, no spaces)",
+    ))
 }
 
 fn main() -> ExitCode {

@@ -8,11 +8,12 @@ use std::process::ExitCode;
 
 use tcp_chapter::client::{tcp_client_connect, tcp_connect_nonblocking};
 use tcp_chapter::relay::tcp_client_relay;
-use tcp_chapter::util::{c_args, parse_port, parse_timeout_ms};
+use tcp_chapter::util::{c_args, parse_port, parse_timeout_ms, usage_error};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: tcp_client [-n TIMEOUT_MS] ADDR PORT   (PORT 1-65535)");
-    ExitCode::from(2)
+    ExitCode::from(usage_error(
+        "usage: tcp_client [-n TIMEOUT_MS] ADDR PORT   (PORT 1-65535)",
+    ))
 }
 
 fn main() -> ExitCode {

@@ -177,11 +177,11 @@ def main():
             ok = False
             print(f"trace_check: {impl} never narrated: " + "; ".join(missing))
     for impl, lines in got.items():
-        head = f"[http step 3] request: GET {LONG_PATH}, "
+        head = f"[http step 2] request: GET {LONG_PATH}, "
         if not any(line.startswith(head) and line.endswith(" bytes") for line in lines):
             ok = False
             print(f"trace_check: {impl} cut the narration of a 900-byte path (no whole "
-                  f"'[http step 3] request: GET /aaa..., N bytes' line)")
+                  f"'[http step 2] request: GET /aaa..., N bytes' line)")
     for impl, lines in quiet.items():
         noisy = [line for line in lines if NARRATION.match(line)]
         if noisy:

@@ -1305,6 +1305,12 @@ pub struct ClosedPort {
 /// A TCP socket bound to 127.0.0.1 on a port the kernel chooses (no `SO_REUSEADDR`), and
 /// that port.
 fn bound_loopback_socket() -> Result<(OwnedFd, u16), String> {
+    bound_loopback_socket_on(0)
+}
+
+/// A TCP socket bound to 127.0.0.1:`port` (0: the kernel chooses; no `SO_REUSEADDR`), and
+/// the port it got.
+fn bound_loopback_socket_on(port: u16) -> Result<(OwnedFd, u16), String> {
     let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
     // SAFETY: plain socket() call; the result is checked before use.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
@@ -1315,7 +1321,7 @@ fn bound_loopback_socket() -> Result<(OwnedFd, u16), String> {
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
+        sin_port: port.to_be(),
         sin_addr: libc::in_addr {
             s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
         },
@@ -1338,6 +1344,104 @@ fn bound_loopback_socket() -> Result<(OwnedFd, u16), String> {
 pub fn closed_port() -> Result<ClosedPort, String> {
     let (held, port) = bound_loopback_socket()?;
     Ok(ClosedPort { port, _held: held })
+}
+
+/// The Python interpreter itself (its `sys.executable`), asked once per suite run, for the
+/// helpers the suite starts (the file server of `http_get`'s scenarios). `python3` on PATH may
+/// be a launcher rather than the interpreter: pyenv's shim is a bash script that runs several
+/// more processes first. The suite starts one file server per scenario, often several at once,
+/// and under load that start-up outlasted the 10 s the scenario waits for the server's port
+/// line: 10 file servers started at once through the shim took 11.3-13.5 s here (load 12 on
+/// 2 cores), the interpreter itself 3.6-3.7 s. `python3` itself if it cannot tell.
+pub fn python3() -> PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .filter(|p| p.is_absolute() && p.is_file())
+            .unwrap_or_else(|| PathBuf::from("python3"))
+    })
+    .clone()
+}
+
+/// `listener` has no connection waiting: none was made to it (a connection made and already
+/// closed by the client would still wait in the accept queue).
+pub fn expect_no_connection(listener: &TcpListener) -> TestResult {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("set_nonblocking: {e}"))?;
+    match listener.accept() {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+        Err(e) => Err(format!("accept: {e}")),
+        Ok((_, from)) => Err(format!(
+            "the server saw a connection from {from}: the program connected before refusing"
+        )),
+    }
+}
+
+/// Runs `prog args` with stdin and stdout on /dev/null and stderr `stderr` (a file or a pipe
+/// end), in its own process group, and returns how it ended (killed after `timeout`).
+pub fn run_with_stderr(
+    imp: &Impl,
+    prog: &str,
+    args: &[&str],
+    stderr: Stdio,
+    timeout: Duration,
+) -> Result<ExitStatus, String> {
+    let mut cmd = imp.command(prog, args)?;
+    cmd.process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {prog}: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+            return Ok(status);
+        }
+        if Instant::now() >= deadline {
+            kill_group(child.id() as i32);
+            let _ = child.wait();
+            return Err(format!("{prog} {args:?} still running after {timeout:?}"));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A usage error exits 2 whatever stderr is: with stderr /dev/full (every write fails with
+/// `ENOSPC`) and with stderr a pipe whose reading end is closed (a write raises `SIGPIPE`
+/// unless it is ignored, then fails with `EPIPE`). Not a crash (a Rust panic exits 101), not
+/// death by `SIGPIPE` (141 in a shell).
+pub fn usage_exit_2_with_broken_stderr(imp: &Impl, prog: &str, args: &[&str]) -> TestResult {
+    let full = File::options()
+        .write(true)
+        .open("/dev/full")
+        .map_err(|e| format!("open /dev/full: {e}"))?;
+    let status = run_with_stderr(imp, prog, args, Stdio::from(full), secs(10))?;
+    if status.code() != Some(2) {
+        return Err(format!(
+            "{prog} {args:?} with 2>/dev/full: {}, expected exit code 2",
+            describe(status)
+        ));
+    }
+    let (reader, writer) = io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    drop(reader);
+    let status = run_with_stderr(imp, prog, args, Stdio::from(writer), secs(10))?;
+    if status.code() != Some(2) {
+        return Err(format!(
+            "{prog} {args:?} with stderr a pipe whose reading end is closed: {}, expected \
+             exit code 2",
+            describe(status)
+        ));
+    }
+    Ok(())
 }
 
 /// Waits up to `timeout` for a connection on `listener`.
@@ -1410,6 +1514,17 @@ pub struct FullListener {
 }
 
 impl FullListener {
+    /// Closes the listener and the connections in its queue, and holds its port as a
+    /// [`ClosedPort`] (bound, never listening): a SYN still retransmitted to it now gets RST,
+    /// so a client waiting for its handshake fails with `ECONNREFUSED`.
+    pub fn close_into_closed_port(self) -> Result<ClosedPort, String> {
+        let port = self.port;
+        drop(self);
+        let (held, _) = bound_loopback_socket_on(port)
+            .map_err(|e| format!("holding port {port} after closing its listener: {e}"))?;
+        Ok(ClosedPort { port, _held: held })
+    }
+
     /// Accepts the next queued connection (a filler first; once the queue has room, the
     /// connection that was waiting), waiting up to `timeout`.
     pub fn accept(&self, timeout: Duration) -> Result<TcpStream, String> {

@@ -84,6 +84,10 @@ pub const SCENARIOS: &[Scenario] = &[
         port_held_bind_fails,
     ),
     ("echo_server::bad_args_missing", |i| usage_cases(i, &[&[]])),
+    (
+        "echo_server::bad_args_with_stderr_full_or_a_closed_pipe_exit_2",
+        |i| usage_exit_2_with_broken_stderr(i, "echo_server", &[]),
+    ),
     ("echo_server::bad_args_port_not_a_number", |i| {
         usage_cases(i, &[&["abc"], &["-1"], &[""], &["+80"], &["0x10"]])
     }),

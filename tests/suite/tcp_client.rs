@@ -8,6 +8,8 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -38,7 +40,15 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     (
         "tcp_client::stop_cont_in_blocking_connect_then_accepted_echoes",
-        stop_cont_in_connect_then_accepted,
+        |i| stop_cont_in_connect_then_accepted(i, false),
+    ),
+    (
+        "tcp_client::stop_cont_in_blocking_connect_then_refused_exit_1",
+        stop_cont_in_connect_then_refused,
+    ),
+    (
+        "tcp_client::stop_cont_in_blocking_connect_at_fd_above_1024_then_accepted_echoes",
+        |i| stop_cont_in_connect_then_accepted(i, true),
     ),
     ("tcp_client::bad_args_missing", |i| {
         usage_cases(i, &[&[], &["127.0.0.1"], &["-n", "100", "127.0.0.1"]])
@@ -75,6 +85,10 @@ pub const SCENARIOS: &[Scenario] = &[
             ],
         )
     }),
+    (
+        "tcp_client::bad_args_with_stderr_full_or_a_closed_pipe_exit_2",
+        |i| usage_exit_2_with_broken_stderr(i, "tcp_client", &["127.0.0.1"]),
+    ),
     ("tcp_client::addr_localhost_is_not_a_literal", |i| {
         bad_addr(i, "localhost")
     }),
@@ -92,7 +106,7 @@ pub const SCENARIOS: &[Scenario] = &[
         idle_session,
     ),
     (
-        "tcp_client::peer_closes_first_stdin_open_exit_0",
+        "tcp_client::peer_closes_first_stdin_open_server_terminated_prematurely",
         peer_closes_first,
     ),
     ("tcp_client::peer_reset_exit_1", peer_reset),
@@ -179,16 +193,20 @@ fn connect_timeout_nonblocking(imp: &Impl) -> TestResult {
 
 /// The stop and continue of [`stop_cont_in_connect_times_out`], then the listener makes room
 /// (accepts its queue): the interrupted handshake completes, the client connects and echoes.
-fn stop_cont_in_connect_then_accepted(imp: &Impl) -> TestResult {
+/// With `high_fd`, the client's socket is fd 1101 (fds 3..=1100 taken, [`high_fd_client`]):
+/// waiting for the interrupted handshake must not need `select`, whose `fd_set` stops at
+/// `FD_SETSIZE` (1024).
+fn stop_cont_in_connect_then_accepted(imp: &Impl, high_fd: bool) -> TestResult {
     let full = full_listener()?;
     let port = full.port.to_string();
-    let mut p = Proc::start(
-        imp,
-        "tcp_client",
-        &["127.0.0.1", &port],
-        Input::Pipe,
-        Capture::Keep,
-    )?;
+    let devnull = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+    let args = ["127.0.0.1", port.as_str()];
+    let cmd = if high_fd {
+        high_fd_client(imp, &args, &devnull)?
+    } else {
+        imp.command("tcp_client", &args)?
+    };
+    let mut p = Proc::spawn("tcp_client", cmd, Input::Pipe, Capture::Keep)?;
     stop_and_continue_in_connect(&mut p, secs(1))?;
     let mut fillers = Vec::new();
     for _ in 0..full.queued {
@@ -221,6 +239,26 @@ fn stop_cont_in_connect_then_accepted(imp: &Impl) -> TestResult {
         )));
     }
     Ok(())
+}
+
+/// The stop and continue of [`stop_cont_in_connect_times_out`], then the listener closes: the
+/// retransmitted SYN gets RST. The handshake's result (`SO_ERROR`, `ECONNREFUSED`) must be
+/// reported: `connect: Connection refused`, exit 1, and never `Connected to` (select() or
+/// poll() says "writable" for a failed handshake as for a completed one).
+fn stop_cont_in_connect_then_refused(imp: &Impl) -> TestResult {
+    let full = full_listener()?;
+    let port = full.port.to_string();
+    let mut p = Proc::start(
+        imp,
+        "tcp_client",
+        &["127.0.0.1", &port],
+        Input::Pipe,
+        Capture::Keep,
+    )?;
+    stop_and_continue_in_connect(&mut p, secs(1))?;
+    let _closed = full.close_into_closed_port()?;
+    let out = p.finish(secs(15))?;
+    out.expect_only_line(1, "connect: Connection refused")
 }
 
 /// Each case runs with `{P}` replaced by a port nobody listens on, so a
@@ -297,9 +335,26 @@ fn high_fd_client(imp: &Impl, args: &[&str], devnull: &File) -> Result<Command, 
     Ok(cmd)
 }
 
+/// `tcp_client -n` whose socket would be fd 1101: refused with a `select: ... FD_SETSIZE` line
+/// and exit 1 before it connects: the server never sees a connection. (A connection that does
+/// come is accepted and closed at once, so a client that connected ends instead of hanging.)
 fn fd_setsize_nonblocking(imp: &Impl) -> TestResult {
-    let server = EchoServer::start(imp)?;
-    let port = server.port.to_string();
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| e.to_string())?
+        .port()
+        .to_string();
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&done);
+    let watcher = thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            if wait_readable(listener.as_raw_fd(), Duration::from_millis(100)).is_ok() {
+                return listener.accept().ok().map(|(_, from)| from);
+            }
+        }
+        None
+    });
     let devnull = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
     let cmd = high_fd_client(imp, &["-n", "1000", "127.0.0.1", &port], &devnull)?;
     let mut p = Proc::spawn(
@@ -308,7 +363,17 @@ fn fd_setsize_nonblocking(imp: &Impl) -> TestResult {
         Input::Bytes(b"hello\n".to_vec()),
         Capture::Keep,
     )?;
-    let out = p.finish(secs(15))?;
+    let out = p.finish(secs(15));
+    done.store(true, Ordering::SeqCst);
+    let came = watcher
+        .join()
+        .map_err(|_| "watcher thread panicked".to_owned())?;
+    let out = out?;
+    if let Some(from) = came {
+        return Err(out.fail(&format!(
+            "the server saw a connection from {from}: the fd must be refused before connect()"
+        )));
+    }
     out.expect_code(1)?;
     if !out
         .stderr_lines()
@@ -406,17 +471,21 @@ fn client_with_our_peer(imp: &Impl) -> Result<(Proc, TcpStream, String), String>
     Ok((p, conn, port))
 }
 
+/// The peer sends a line and closes while the client's stdin is still open (the pipe is held,
+/// nothing written): what the user would type next can never be sent. The line is written out,
+/// then `tcp_client: server terminated prematurely` (UNP's `str_cli`, 6.7), exit 1; not a
+/// silent exit 0.
 fn peer_closes_first(imp: &Impl) -> TestResult {
     let (mut p, mut conn, _) = client_with_our_peer(imp)?;
     conn.write_all(b"bye\n").map_err(|e| format!("send: {e}"))?;
     drop(conn);
     // stdin stays open (the pipe is still held): the peer's FIN alone must end it.
     let out = p.finish(secs(10))?;
-    out.expect_code(0)?;
     if out.stdout.bytes() != b"bye\n" {
         return Err(out.fail("expected 'bye' on stdout"));
     }
-    Ok(())
+    out.expect_code(1)?;
+    out.expect_stderr_line("tcp_client: server terminated prematurely")
 }
 
 fn peer_reset(imp: &Impl) -> TestResult {

@@ -26,7 +26,7 @@ What is normalised:
   addresses    pointers -> 0xADDR; sockaddrs written back by accept -> {...}
   buffers      contents and lengths of data calls; results > 0 -> N
   timing       select's "left" time and poll's revents dropped; the timeout of a select
-               that waits for an interrupted connect (EINTR) -> {time left}; a run of two or more
+               or poll that waits for an interrupted connect (EINTR) -> {time left}; a run of two or more
                poll/select/recv/send/shutdown calls (a data loop whose length depends on
                timing) collapses to one `loop {...}` line listing its distinct calls;
                ECONNRESET/EPIPE from a data call -> one `peer gone` line
@@ -313,7 +313,10 @@ def normalise_events(events, first):
             if any(fd_arg(fds, x) for x in re.findall(r"fd=(-?\d+)", args[0])):
                 if args[0] == "[{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}]":
                     continue
-                text = "%s(%s) = %s" % (name, ", ".join([norm_pollfds(fds, args[0])] + args[1:]),
+                shown = [norm_pollfds(fds, args[0])] + args[1:]
+                if len(shown) > 2 and interrupted & set(re.findall(r"sock\d+", shown[0])):
+                    shown[2] = "{time left}"  # ms until the interrupted connect's deadline
+                text = "%s(%s) = %s" % (name, ", ".join(shown),
                                         "N" if val and val > 0 else norm_result(res).split(" ")[0])
                 loop = True
             elif args and args[0] == "[{fd=0, events=0}, {fd=1, events=0}, {fd=2, events=0}]":

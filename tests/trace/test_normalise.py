@@ -164,6 +164,16 @@ class Normalise(unittest.TestCase):
         a, b = norm(client(989140000)), norm(client(987367000))
         self.assertIsNone(normalise.first_difference(a, b))
         self.assertIn("pselect6(N, NULL, [sock0], NULL, {time left}, NULL) = 0", a[0])
+        # ... and with poll(), whose timeout is the milliseconds left
+        def polling(left):
+            return ("5 socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = 3\n"
+                    "5 connect(3, {sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr(\"127.0.0.1\")}, 16)"
+                    " = -1 EINTR (Interrupted system call)\n"
+                    "5 poll([{fd=3, events=POLLOUT}], 1, %d) = 0 (Timeout)\n"
+                    "5 close(3) = 0\n" % left)
+        p, q = norm(polling(3987)), norm(polling(3991))
+        self.assertIsNone(normalise.first_difference(p, q))
+        self.assertIn("poll([{fd=sock0, events=POLLOUT}], 1, {time left}) = 0", p[0])
         # the non-blocking connect's select keeps its timeout: it is the caller's, converted
         nb = client(300000000).replace("= -1 EINTR (Interrupted system call)", "= -1 EINPROGRESS (x)")
         self.assertIn("{tv_sec=3, tv_nsec=300000000}", " ".join(norm(nb)[0]))

@@ -1110,10 +1110,10 @@ fn tcp_client_connect_survives_eintr_and_keeps_its_5_s_deadline<I: Chapter>() {
     let _s = signal_test();
     let full = full_listener();
     let (thread, tid, done) = spawn_client_connect_and_interrupt::<I>(full.port);
-    // One signal in connect(), then more while the code waits for the handshake in select().
+    // One signal in connect(), then more while the code waits for the handshake in poll().
     let mut signals = 1;
     let stop = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < stop && wait_blocked_in(tid, SELECT_SYSCALLS, &done) {
+    while Instant::now() < stop && wait_blocked_in(tid, POLL_SYSCALLS, &done) {
         if signal_and_wait(thread.as_pthread_t(), &done) {
             signals += 1;
         }
@@ -1236,6 +1236,12 @@ fn tcp_connect_nonblocking_times_out_with_etimedout<I: Chapter>() {
         "gave up after {took:?}, expected ~200 ms"
     );
 }
+
+/// Where `tcp_client_connect` waits for an interrupted handshake (`poll`, or glibc's `ppoll`).
+#[cfg(target_arch = "x86_64")]
+const POLL_SYSCALLS: &[c_long] = &[libc::SYS_poll, libc::SYS_ppoll];
+#[cfg(not(target_arch = "x86_64"))]
+const POLL_SYSCALLS: &[c_long] = &[libc::SYS_ppoll];
 
 #[cfg(target_arch = "x86_64")]
 const SELECT_SYSCALLS: &[c_long] = &[libc::SYS_select, libc::SYS_pselect6];
