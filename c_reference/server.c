@@ -102,7 +102,9 @@ int create_tcp_server(const char *addr, uint16_t port)
     TRACE("[step 4] bind %s:%u -> 0", addr ? addr : "0.0.0.0", port);
 
     /* Step 5: listen() - passive socket; the kernel completes handshakes itself and queues
-     * them for accept(). LISTEN_BACKLOG bounds that accept queue (capped by somaxconn). */
+     * them for accept(). LISTEN_BACKLOG caps that accept queue and also the SYN queue of
+     * half-open handshakes, which listen(2) leaves out: tests/claims/backlog.py measures
+     * backlog + 1 half-open, then SYN cookies, and backlog + 1 completed; somaxconn caps both. */
     if (listen(server_fd, LISTEN_BACKLOG) < 0) {
         perror_keep_errno("listen");
         close(server_fd);

@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 // ANCHOR: constants
+/* listen() backlog: caps the accept queue (completed connections waiting for accept())
+ * and the SYN queue (half-open handshakes); see step 5 of create_tcp_server. */
 #define LISTEN_BACKLOG 128
 #ifndef BUFFER_SIZE /* make BUFFER_SIZE=N overrides it (make bench) */
 #define BUFFER_SIZE 4096

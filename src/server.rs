@@ -15,7 +15,8 @@ use crate::util::{
 };
 
 // ANCHOR: constants
-/// `listen()` backlog: how many completed connections may wait for `accept()`.
+/// `listen()` backlog: caps the accept queue (completed connections waiting for `accept()`)
+/// and the SYN queue (half-open handshakes); see step 5 of `create_tcp_server`.
 pub const LISTEN_BACKLOG: c_int = 128;
 
 /// Bytes per `recv()`: the chapter's 4 KiB (`make BUFFER_SIZE=N` overrides it, as in the C).
@@ -181,7 +182,9 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     );
 
     // Step 5: listen() - passive socket; the kernel completes handshakes itself and queues
-    // them for accept(). LISTEN_BACKLOG bounds that accept queue (capped by somaxconn).
+    // them for accept(). LISTEN_BACKLOG caps that accept queue and also the SYN queue of
+    // half-open handshakes, which listen(2) leaves out: tests/claims/backlog.py measures
+    // backlog + 1 half-open, then SYN cookies, and backlog + 1 completed; somaxconn caps both.
     // SAFETY: plain syscall on our fd.
     if unsafe { libc::listen(server_fd, LISTEN_BACKLOG) } < 0 {
         perror_keep_errno(c"listen");
