@@ -69,7 +69,7 @@ int simple_http_client(const char *host, uint16_t port, const char *path)
     /* fix #16: the name is resolved first (resolve_ipv4). */
     if (resolve_ipv4(host, ip, sizeof(ip)) < 0)
         return -1;
-    TRACE("[http step 1] getaddrinfo(%s) -> %s", host, ip);
+    TRACE("[http step 1] resolve_ipv4(%s) -> %s", host, ip);
 
     /* Build the request. fix #17, #18: Host carries ":port" when the port is not 80 (RFC 9110
      * 7.2), and a request that does not fit is refused instead of cut short, before connecting. */

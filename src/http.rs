@@ -129,7 +129,7 @@ pub unsafe fn simple_http_client(host: *const c_char, port: u16, path: *const c_
         return -1;
     }
     trace_step!(
-        "[http step 1] getaddrinfo({}) -> {}",
+        "[http step 1] resolve_ipv4({}) -> {}",
         // SAFETY: `host` is a valid C string (caller).
         unsafe { c_text(host, "") },
         // SAFETY: `ip` holds a NUL-terminated address.

@@ -43,7 +43,7 @@ REQUIRED = [
     "[nonblocking step 1] socket(SOCK_NONBLOCK) -> fd N",
     "[nonblocking step 7] select() -> 1 (writable)",
     "[nonblocking step 9] fcntl(F_SETFL, flags & ~O_NONBLOCK) -> 0",
-    "[http step 1] getaddrinfo(127.0.0.1) -> 127.0.0.1",
+    "[http step 1] resolve_ipv4(127.0.0.1) -> 127.0.0.1",
     "[http step 6] close(fd N)",
 ]
 # A path long enough that its narration line outgrows any small fixed buffer (the C once cut
