@@ -76,16 +76,10 @@ LESSON_NAMES = [l[0] for l in LESSONS]
 # ------------------------------------------------------------------------------------------
 
 def wire_lang():
-    lang = os.environ.get("DEMO_LANG", "").strip().lower()
-    if lang:
-        if lang not in ("en", "ko"):
-            raise SystemExit("DEMO_LANG must be en or ko, not %r" % lang)
-        return lang
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(var, "")
-        if value:
-            return "ko" if value.lower().startswith("ko") else "en"
-    return "en"
+    """The demo's rule, from the demo itself: DEMO_LANG=en|ko, else a ko* locale."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "demo"))
+    from demo import demo_lang  # noqa: E402 (the demo's module has no side effects on import)
+    return demo_lang()
 
 
 GLOSS = {
