@@ -230,11 +230,15 @@ def helpers_only_used_by(text, lang, span):
     skeleton must still name them, or the compiler reports them unused."""
     a, b = span
     out = []
+    # The book's `ANCHOR: name` comments name functions without using them: blank them out
+    # (same length, so the spans still hold).
+    code = re.sub(r"^[ \t]*(?://|/\*)[ \t]*ANCHOR(?:_END)?:.*$", lambda m: " " * len(m.group(0)),
+                  text, flags=re.M)
     for name, (ia, ib) in private_items(text, lang).items():
         word = re.compile(r"\b%s\b" % re.escape(name))
-        inside = len(word.findall(text[a:b]))
-        elsewhere = len(word.findall(text[:min(a, ia)] + text[max(b, ib):])) + \
-            len(word.findall(text[ib:a] if ib <= a else text[b:ia]))
+        inside = len(word.findall(code[a:b]))
+        elsewhere = len(word.findall(code[:min(a, ia)] + code[max(b, ib):])) + \
+            len(word.findall(code[ib:a] if ib <= a else code[b:ia]))
         if inside and not elsewhere:
             out.append(name)
     return sorted(out)
