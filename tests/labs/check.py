@@ -74,30 +74,66 @@ class Outcome:
 # Trees and builds
 # ------------------------------------------------------------------------------------------
 
-class Reference:
-    """Where the reference is built: the working tree when no lab is in progress, else a copy
-    with every lab function put back."""
+# One cargo target directory for every tree the labs build (the student's, the reference's,
+# the wrong answers'): the crates from crates.io are compiled once for all of them. The
+# packages of each tree have paths of their own, so cargo keeps their artifacts apart; only
+# the programs are uplifted under one name (target/release/echo_server), so each tree's are
+# copied out right after its build, under BINS_LOCK.
+TARGET = os.path.join(WORK, "target")
+BINS_LOCK = threading.Lock()
 
-    def __init__(self, files):
+
+def rust_programs(root, out):
+    """Builds the Rust programs of the tree at `root` in the shared target and copies them
+    into `out`; returns `out`."""
+    with BINS_LOCK:
+        built = tree.build_programs(root, "rust", TARGET)
+        os.makedirs(out, exist_ok=True)
+        for prog in tree.PROGRAMS:
+            tmp = os.path.join(out, prog + ".tmp")
+            shutil.copy2(os.path.join(built, prog), tmp)
+            os.replace(tmp, os.path.join(out, prog))
+    return out
+
+
+def programs_of(root, lang, name):
+    """The programs of one language built from the tree at `root`."""
+    if lang == "c":
+        return tree.build_programs(root, "c")
+    return rust_programs(root, os.path.join(WORK, name, "programs-rust"))
+
+
+class Reference:
+    """The reference: a copy of the tree with every lab function put back (its reference copy
+    while a lab is in progress, else the committed or working tree's version). The suite
+    binary is built here (it runs any implementation's programs from a directory, so the
+    student's check uses it too), and the reference's own programs, for its traces."""
+
+    def __init__(self, files, name="reference"):
         self.files = files
-        if files:
-            self.root = os.path.join(WORK, "reference", "tree")
-            self.target = os.path.join(WORK, "reference", "target")
-        else:
-            self.root, self.target = tree.ROOT, None
+        self.name = name
+        self.root = os.path.join(WORK, name, "tree")
         self._suite = None
+        self._programs = {}
+        self._lock = threading.Lock()
 
     def sync(self):
-        if self.files:
-            tree.sync(self.root, self.files)
+        tree.sync(self.root, self.files)
 
     def suite(self):
-        if self._suite is None:
-            self._suite = tree.build_suite(self.root, self.target)
-        return self._suite
+        with self._lock:
+            if self._suite is None:
+                self._suite = tree.build_suite(self.root, TARGET)
+            return self._suite
+
+    def programs(self, lang):
+        with self._lock:
+            if lang not in self._programs:
+                self._programs[lang] = programs_of(self.root, lang, self.name)
+            return self._programs[lang]
 
     def twins(self):
-        return tree.build_twins(self.root, self.target)
+        return tree.build_twins(self.root, TARGET)
 
     def key(self, lang):
         """A hash of the reference's sources: its traces are valid while it holds."""
@@ -115,17 +151,17 @@ class Student:
     """A copy of the tree holding one version of the function under test, and its builds."""
 
     def __init__(self, name):
+        self.name = name
         self.root = os.path.join(WORK, name, "tree")
-        self.target = os.path.join(WORK, name, "target")
 
     def sync(self, files):
         tree.sync(self.root, files)
 
     def programs(self, lang):
-        return tree.build_programs(self.root, lang, self.target)
+        return programs_of(self.root, lang, self.name)
 
     def twins(self):
-        return tree.build_twins(self.root, self.target)
+        return tree.build_twins(self.root, TARGET)
 
 
 # ------------------------------------------------------------------------------------------
@@ -156,10 +192,68 @@ def failure_message(out, limit=25):
     return "\n".join(keep)
 
 
+def set_subreaper():
+    """Makes this process the reaper of every orphan among its descendants (prctl(2),
+    PR_SET_CHILD_SUBREAPER): a server child left running by a test (it never exits), or the
+    stracer that strace -DD detaches, becomes our child instead of init's, so that
+    Runner.cleanup can kill and reap it; nothing a check starts outlives the check."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def session_members(sid):
+    """The pids of the processes whose session is `sid` (/proc/PID/stat, field 6)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(name))
+    return out
+
+
+def reap_orphans(keep=()):
+    """Reaps every child of ours that has ended and is not one of `keep` (pids that
+    subprocess waits for itself): the orphans a subreaper inherits."""
+    me, mine = os.getpid(), os.getsid(0)
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in keep:
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        # Only orphans of a test's session: the builds this process runs (make, cargo) are in
+        # its own session, and subprocess waits for them itself.
+        if int(fields[1]) == me and fields[0] == "Z" and int(fields[3]) != mine:
+            try:
+                os.waitpid(int(name), os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
 class Runner:
-    """Runs test processes, each in a process group of its own, so that one that overruns its
-    deadline, or every one still running when the answer is known, is killed with whatever it
-    started."""
+    """Runs test processes, each in a session of its own (start_new_session), so that one that
+    overruns its deadline, or every one still running when the answer is known, is killed with
+    whatever it started. Whatever a test started is killed when the test ends, however it ends:
+    the programs the suite starts lead process groups of their own, and strace -DD detaches,
+    but all stay in the test's session, so every process of that session is killed, and the
+    orphans among them (this process is their subreaper) are reaped."""
+
+    live = set()  # pids of every Runner's running test processes (not to be reaped by others)
+    live_lock = threading.Lock()
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -174,9 +268,11 @@ class Runner:
         with self.lock:
             if self.stopped:
                 return None, "", 0.0
-            p = subprocess.Popen(cmd, cwd=tree.ROOT, env=full, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, errors="replace",
-                                 start_new_session=True)
+            with Runner.live_lock:
+                p = subprocess.Popen(cmd, cwd=tree.ROOT, env=full, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, errors="replace",
+                                     start_new_session=True)
+                Runner.live.add(p.pid)
             self.running.add(p)
         try:
             out, _ = p.communicate(timeout=deadline)
@@ -185,9 +281,41 @@ class Runner:
             self.kill(p)
             out, _ = p.communicate()
             status = None
+        self.cleanup(p.pid)
         with self.lock:
             self.running.discard(p)
         return status, out, time.monotonic() - started
+
+    @staticmethod
+    def cleanup(sid):
+        """Kills what is left of the session `sid` (the test process has been waited for):
+        the programs first, then, once they are gone, the stracers that traced them (so their
+        traces end complete), and reaps the orphans."""
+        deadline = time.monotonic() + 3.0
+        while True:
+            left = session_members(sid)
+            tracers = [pid for pid in left if Runner.is_strace(pid)]
+            others = [pid for pid in left if pid not in tracers]
+            for pid in others if others else (tracers if time.monotonic() > deadline else []):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            with Runner.live_lock:
+                reap_orphans(Runner.live)
+            if not left:
+                break
+            time.sleep(0.02)
+        with Runner.live_lock:
+            Runner.live.discard(sid)
+
+    @staticmethod
+    def is_strace(pid):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                return f.read().strip() == "strace"
+        except OSError:
+            return False
 
     @staticmethod
     def kill(p):
@@ -195,6 +323,11 @@ class Runner:
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for pid in session_members(p.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def stop(self):
         """Kills every process still running; no new one starts."""
@@ -220,13 +353,16 @@ def run_one(runner, cmd, env, what, deadline):
     return status == 0, ("" if status == 0 else failure_message(out)), seconds
 
 
-def run_twin(runner, twins_bin, name, lang):
+def run_twin(runner, twins_bin, name, lang, extra=None):
+    env = {"RUST_BACKTRACE": "0"}
+    env.update(extra or {})
     return run_one(runner, [twins_bin, "--exact", "%s::%s" % (name, lang), "--test-threads", "1"],
-                   {"RUST_BACKTRACE": "0"}, "twin test %s" % name, TWIN_DEADLINE)
+                   env, "twin test %s" % name, TWIN_DEADLINE)
 
 
-def run_scenario(runner, suite_bin, name, lang, programs=None, strace_dir=None):
+def run_scenario(runner, suite_bin, name, lang, programs=None, strace_dir=None, extra=None):
     env = {"IMPL": lang, "SUITE_DEADLINE_SECS": str(SUITE_DEADLINE)}
+    env.update(extra or {})
     if programs:
         env["SUITE_PROGRAMS_DIR"] = programs
     if strace_dir:
@@ -252,17 +388,19 @@ def reference_traces(runner, ref, lang, scenarios, pool):
     """Starts the reference's scenarios that have no kept traces yet, on `pool`; returns
     (the traces' directory, the futures, {scenario: why} filled with any the reference itself
     failed, once the futures are done)."""
-    d = os.path.join(WORK, "traces", "%s-%s" % (lang, ref.key(lang)))
+    d = os.path.join(WORK, "traces", "%s-%s-%s" % (ref.name, lang, ref.key(lang)))
     os.makedirs(d, exist_ok=True)
     for old in os.listdir(os.path.dirname(d)):  # traces of an older reference
-        if re.match(r"^%s-[0-9a-f]{16}$" % lang, old) and old != os.path.basename(d):
+        if re.match(r"^%s-%s-[0-9a-f]{16}$" % (ref.name, lang), old) and \
+                old != os.path.basename(d):
             shutil.rmtree(os.path.join(os.path.dirname(d), old), ignore_errors=True)
     todo = [s for s in scenarios if not os.path.exists(os.path.join(d, s + ".done"))]
     errors = {}
 
     def one(s):
         tmp = tempfile.mkdtemp(prefix="tmp-%s-" % lang, dir=os.path.join(WORK, "traces"))
-        passed, msg, _ = run_scenario(runner, ref.suite(), s, lang, strace_dir=tmp)
+        passed, msg, _ = run_scenario(runner, ref.suite(), s, lang, ref.programs(lang),
+                                      strace_dir=tmp)
         if passed:
             for f in os.listdir(tmp):
                 os.replace(os.path.join(tmp, f), os.path.join(d, f))
@@ -362,6 +500,101 @@ class Difference:
         return "\n".join(rows)
 
 
+STRACE_LINE = re.compile(r"^(\d+)\s+(.*)$")
+
+
+def unescape(text):
+    """An strace string argument ("...\\n...") as text."""
+    try:
+        return bytes(text, "utf-8").decode("unicode_escape").encode("latin-1").decode(
+            "utf-8", "replace")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return text
+
+
+def process_facts(text):
+    """What the normalised trace leaves out about each process of a raw strace -f log:
+    {pid: {"exit": code, "killed by SIG..." or None, "stderr": [lines], "ebadf": [calls]}},
+    and the first pid (the program's own process)."""
+    facts, first = {}, None
+    for raw in text.splitlines():
+        m = STRACE_LINE.match(raw)
+        if not m:
+            continue
+        pid, rest = int(m.group(1)), m.group(2)
+        first = first if first is not None else pid
+        f = facts.setdefault(pid, {"exit": None, "stderr": [], "ebadf": []})
+        e = re.match(r"^\+\+\+ exited with (\d+) \+\+\+", rest)
+        if e:
+            f["exit"] = int(e.group(1))
+            continue
+        k = re.match(r"^\+\+\+ killed by (SIG\w+)", rest)
+        if k:
+            f["exit"] = "killed by " + k.group(1)
+            continue
+        w = re.match(r'^write\(2, "((?:[^"\\]|\\.)*)"', rest)
+        if w:
+            f["stderr"].extend(l for l in unescape(w.group(1)).splitlines() if l.strip())
+        b = re.match(r"^(\w+)\((.*)= -1 EBADF", rest)
+        if b:
+            f["ebadf"].append("%s(%s...) = -1 EBADF" % (b.group(1), b.group(2)[:20]))
+    return facts, first
+
+
+def message_key(line):
+    """A stderr line as the program's own message: what comes before its first ': ' (the
+    call that failed: 'accept', 'recv'), or the line with its numbers out."""
+    head = line.split(": ", 1)[0]
+    return head if head != line else re.sub(r"\d+", "N", line)
+
+
+class FactDifference:
+    """A difference in how a process of one program run ended or what it said on stderr,
+    which the normalised calls do not show: an exit status, a line on stderr that is not one
+    of the reference's messages in this scenario, a call on a closed fd (EBADF)."""
+
+    def __init__(self, scenario, program, what):
+        self.scenario, self.program, self.what = scenario, program, what
+
+    def show(self, width=58, context=3):
+        return "    %s in %s:\n    >> %s" % (self.program, self.scenario, self.what)
+
+
+def fact_differences(scenario, program, ref_text, mine_text):
+    """[FactDifference] of one program run (both raw strace logs)."""
+    rf, r0 = process_facts(ref_text)
+    mf, m0 = process_facts(mine_text)
+    out = []
+
+    def exits(facts, first, child):
+        return {f["exit"] for p, f in facts.items() if (p != first) == child and
+                f["exit"] is not None and f["exit"] != "killed by SIGKILL"}
+    for child, who in ((False, "the program"), (True, "a child process")):
+        extra = exits(mf, m0, child) - exits(rf, r0, child)
+        ref_exits = exits(rf, r0, child)
+        if extra and (child or ref_exits):
+            out.append(FactDifference(scenario, program, "%s %s (the reference's: %s)" % (
+                who, ", ".join(sorted("exited with status %s" % x if isinstance(x, int) else x
+                                      for x in map(str, extra))),
+                ", ".join(sorted(str(x) for x in ref_exits)) or "none ends on its own")))
+    ref_msgs = {message_key(l) for f in rf.values() for l in f["stderr"]}
+    for p, f in mf.items():
+        for line in f["stderr"]:
+            if message_key(line) not in ref_msgs:
+                out.append(FactDifference(scenario, program, "%s wrote \"%s\" on stderr, not one "
+                                          "of the reference's messages here" % (
+                                              "the program" if p == m0 else "a child process",
+                                              line[:100])))
+                break
+    ref_bad = {c.split("(")[0] for f in rf.values() for c in f["ebadf"]}
+    for p, f in mf.items():
+        bad = [c for c in f["ebadf"] if c.split("(")[0] not in ref_bad]
+        if bad:
+            out.append(FactDifference(scenario, program, "%s called %s on a closed fd: %s" % (
+                "the program" if p == m0 else "a child process", bad[0].split("(")[0], bad[0])))
+    return out
+
+
 def compare_traces(lab, scenario, ref_dir, mine_dir):
     """-> (steps seen equal, [(step or None, Difference)]) for one scenario."""
     ok, diffs = set(), []
@@ -388,6 +621,10 @@ def compare_traces(lab, scenario, ref_dir, mine_dir):
             m = mine[p][i] if p < len(mine) and i < len(mine[p]) else None
             step = step_of_difference(lab, r, m, kind) if mine_prog else None
             diffs.append((step, Difference(scenario, prog, ref, mine, at)))
+        elif mine_prog and key in ref_files and key in my_files:
+            read = lambda path: open(path, errors="replace").read()
+            for d in fact_differences(scenario, prog, read(ref_files[key]), read(my_files[key])):
+                diffs.append((lab.process, d))
     return ok, diffs
 
 
@@ -420,7 +657,10 @@ class Verdict:
                         key=lambda o: len(o.check.steps))
         for o in failed:
             steps = sorted(o.check.steps, key=order.index)
-            if any(s in self.diffs or s in self.blamed for s in steps):
+            named = next((sid for rx, sid in o.check.blame if rx.search(o.message or "")), None)
+            if named:
+                culprit = named
+            elif any(s in self.diffs or s in self.blamed for s in steps):
                 culprit = next(s for s in steps if s in self.diffs or s in self.blamed)
             else:
                 culprit = next((s for s in steps if s in traced and s not in seen_ok), None) \
@@ -589,23 +829,26 @@ def save_durations(new):
         tree.write_atomically(DURATIONS, json.dumps(known, indent=0, sort_keys=True))
 
 
-def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_early=False):
+def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_early=False,
+               env=None, mine_dir=None, record=True):
     """Runs the lab's twin tests and scenarios against the student's build (twins_bin, the
     programs' directory); returns (outcomes, steps seen equal, differences, {scenario: why}
     for scenarios the reference itself failed). With stop_early: no traces, and as soon as one
-    check fails the others are stopped (their outcome is None)."""
+    check fails the others are stopped (their outcome is None). `env` is given to every test
+    process (and so to the programs and child roles it starts); the student's traces go to
+    `mine_dir`; `record` keeps each check's time for the order of the next run."""
     runner = Runner()
-    mine_dir = os.path.join(WORK, "traces", "student-%s" % lab.key(lang))
+    mine_dir = mine_dir or os.path.join(WORK, "traces", "student-%s" % lab.key(lang))
     shutil.rmtree(mine_dir, ignore_errors=True)
     os.makedirs(mine_dir)
     traces = traces and not stop_early
 
     def one(c):
         if c.kind == "twin":
-            passed, msg, sec = run_twin(runner, twins_bin, c.name, lang)
+            passed, msg, sec = run_twin(runner, twins_bin, c.name, lang, env)
         else:
             passed, msg, sec = run_scenario(runner, ref.suite(), c.name, lang, programs,
-                                            mine_dir if traces else None)
+                                            mine_dir if traces else None, env)
         if passed is False and stop_early:
             runner.stop()
         return Outcome(c, passed, msg, sec)
@@ -624,7 +867,7 @@ def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_earl
         runner.stop()
         raise
     outcomes = [by_check[c] for c in lab.checks]
-    if not stop_early:
+    if record and not stop_early:
         save_durations({duration_key(lab, lang, o.check): o.seconds for o in outcomes})
     for f in ref_futures:
         f.result()

@@ -26,13 +26,16 @@ import concurrent.futures
 import hashlib
 import os
 import re
+import shutil
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check  # noqa: E402
 import labs  # noqa: E402
 import tree  # noqa: E402
+import variants  # noqa: E402
 from labs import LANGS  # noqa: E402
 
 ROOT = tree.ROOT
@@ -347,109 +350,178 @@ def working_tree_snapshot():
     return out
 
 
-def prove_language(all_labs, lang, ref, log):
-    """For one language: every lab's skeleton fails its check; the reference passes every
-    lab's check. Returns a list of problems."""
-    problems = []
-    student = check.Student("proof-%s" % lang)
-    state = labs.load_state()
-    base = labs.reference_tree(all_labs, state)
-    # Half the pool of one check: the two languages are proved at once, beside make test's load.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=check.JOBS // 2) as pool:
-        # The reference passes: its own twins and programs, judged as a student's would be.
-        t = time.monotonic()
-        ref_twins = ref.twins()
-        ref_programs = os.path.join(ref.root, "build", "c") if lang == "c" else None
-        if lang == "c":
-            tree.build_programs(ref.root, "c")
-        else:
-            ref_programs = tree.build_programs(ref.root, "rust", ref.target)
-        for lab in all_labs:
-            outcomes, trace_ok, diffs, errors = check.run_checks(lab, lang, ref_twins,
-                                                                 ref_programs, ref, pool)
-            verdict = check.Verdict(lab, outcomes, trace_ok, diffs)
-            bad = [o.check.label() for o in outcomes if not o.passed] + \
-                ["trace of %s differs" % d.scenario for _, d in diffs] + \
-                ["the reference fails %s" % s for s in errors]
-            log("  reference  %-24s %-4s %s (%d checks)" % (
-                lab.function, LANGS[lang], "passes" if not bad and verdict.passed() else
-                "FAILS: " + "; ".join(bad), len(outcomes)))
-            if bad or not verdict.passed():
-                # What each failing check said, so that a failure in CI can be read from its log.
-                said = ["%s: %s" % (o.check.label(), "\n    ".join(
-                    o.message.strip().splitlines()[:check.MESSAGE_LINES]) or "(no message)")
-                    for o in outcomes if not o.passed]
-                problems.append("the reference fails lab %s (%s): %s%s" % (
-                    lab.function, LANGS[lang], "; ".join(bad),
-                    "".join("\n  " + m for m in said)))
-        log("  reference  %s: %.1f s" % (LANGS[lang], time.monotonic() - t))
-        # Each skeleton fails: built in a copy of the tree, checked up to its first failure.
-        for lab in all_labs:
-            t = time.monotonic()
-            path = lab.file(lang)
-            files = dict(base)
-            text = files.get(path) or tree.read(path)
-            files[path] = labs.skeleton(lab, lang, text)
-            try:
-                student.sync(files)
-                twins_bin = student.twins()
-                programs = student.programs(lang) if lab.scenarios() else None
-            except tree.BuildError as e:
-                problems.append("the skeleton of %s (%s) does not build:\n%s" % (
-                    lab.function, LANGS[lang], compiler_errors(str(e))))
-                log("  skeleton   %-24s %-4s DOES NOT BUILD" % (lab.function, LANGS[lang]))
-                continue
-            outcomes, _, _, _ = check.run_checks(lab, lang, twins_bin, programs, ref, pool,
-                                                 stop_early=True)
-            failed = [o for o in outcomes if o.passed is False]
-            # The report a student would get names a failing step, with its hint.
-            step = check.Verdict(lab, [o for o in outcomes if o.passed is not None], set(),
-                                 []).first_failing()
-            log("  skeleton   %-24s %-4s %s (%.1f s)" % (
-                lab.function, LANGS[lang], "fails: %s (%s)" % (failed[0].check.label(), step.en)
-                if failed and step else "PASSES every check", time.monotonic() - t))
-            if not failed:
-                problems.append("the skeleton of %s (%s) passes its check" % (
-                    lab.function, LANGS[lang]))
-            elif step is None or not step.hint_for(lang, "en") or not step.hint_for(lang, "ko"):
-                problems.append("the skeleton of %s (%s) fails, but the report names no step "
-                                "with a hint" % (lab.function, LANGS[lang]))
-    return problems
+PROVE_JOBS = 4      # variants judged at once
+PROVE_CHECKS = 8    # test processes at once, over all of them
 
 
-def cmd_prove(all_labs, langs):
+def expectation(lab, lang, variant, wrong):
+    """What a variant's check must show: the reference passes; the skeleton fails at a step
+    with a hint; a wrong answer fails, its first failing step is its own, and no step fails
+    but its own and those it names in `also`."""
+    if variant == "ref":
+        return "passes"
+    if variant == variants.SKELETON:
+        return "fails, at a step with its hint"
+    return "fails at %s" % wrong.step
+
+
+def judge_variant(lab, lang, variant, wrong, verdict, outcomes, errors):
+    """None when the variant's check shows what it must, else what it shows instead."""
+    failing = [s for s in lab.steps if verdict.state[s.id] == "FAIL"]
+    first = verdict.first_failing()
+    if errors:
+        return "the reference fails %s" % ", ".join(errors)
+    if variant == "ref":
+        if verdict.passed():
+            return None
+        bad = [o.check.label() for o in outcomes if not o.passed] + \
+            ["calls differ in %s" % d.scenario for ds in verdict.diffs.values() for d in ds] + \
+            ["%s" % d.show().strip() for d in verdict.other]
+        return "FAILS: " + "; ".join(bad)
+    if verdict.passed():
+        return "PASSES every check"
+    if first is None:
+        return "fails, but no step: only calls no step names differ"
+    if not first.hint_for(lang, "en") or not first.hint_for(lang, "ko"):
+        return "fails at %s, which has no hint" % first.id
+    if variant == variants.SKELETON:
+        return None
+    allowed = {wrong.step} | set(wrong.also)
+    if first.id != wrong.step:
+        return "fails at %s first, not at %s" % (first.id, wrong.step)
+    extra = [s.id for s in failing if s.id not in allowed]
+    if extra:
+        return "fails at %s, and at %s too" % (wrong.step, ", ".join(extra))
+    return None
+
+
+def cmd_prove(all_labs, langs, only_lab=None):
+    """Every lab in every language: the reference passes its whole check, the skeleton fails,
+    and every wrong answer of tests/labs/wrong.toml fails at its own step, all built once per
+    language in one variant tree (tests/labs/variants.py)."""
     started = time.monotonic()
+    check.set_subreaper()
     before = working_tree_snapshot()
     problems = validate(all_labs)
     state = labs.load_state()
-    ref = check.Reference(labs.reference_tree(all_labs, state))
-    ref.sync()
-    ref.suite()
-    lines = []
+    wrongs = variants.load()
+    base = labs.reference_tree(all_labs, state)
+    files = variants.variant_tree(all_labs, base, wrongs)
+    ref = check.Reference(files, "variants")
+    try:
+        t = time.monotonic()
+        ref.sync()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            jobs = [pool.submit(ref.twins), pool.submit(ref.suite)] + \
+                [pool.submit(ref.programs, lang) for lang in langs]
+            twins_bin = jobs[0].result()
+            for j in jobs[1:]:
+                j.result()
+    except tree.BuildError as e:
+        print("the variant tree does not build:\n%s" % compiler_errors(str(e)))
+        return 1
+    print("labs-check: built the variants of %d labs (%d wrong answers) in %.0f s" % (
+        len(all_labs), len(wrongs), time.monotonic() - t), flush=True)
+    todo = []
+    for lab in all_labs:
+        if only_lab and lab.function != only_lab:
+            continue
+        for lang in langs:
+            todo.append((lab, lang, "ref", None))
+            todo.append((lab, lang, variants.SKELETON, None))
+            for w in wrongs:
+                if w.lab == lab.function and w.lang == lang:
+                    todo.append((lab, lang, str(w.number), w))
+    results = []
+    lock = threading.Lock()
+    checks_pool = concurrent.futures.ThreadPoolExecutor(max_workers=PROVE_CHECKS)
+    # The reference's traces first, once per language, before the variants compare with them.
+    t = time.monotonic()
+    for lang in langs:
+        scenarios = sorted({c.name for lab in all_labs for c in lab.scenarios()})
+        _, futures, errs = check.reference_traces(check.Runner(), ref, lang, scenarios,
+                                                  checks_pool)
+        for f in futures:
+            f.result()
+        for s_name, why in errs.items():
+            problems.append("the reference fails %s (%s): %s" % (s_name, LANGS[lang], why))
+    print("labs-check: the reference's traces in %.0f s" % (time.monotonic() - t), flush=True)
 
-    def log(line):
-        lines.append(line)
-        print(line, flush=True)
-    if len(langs) == 2:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(prove_language, all_labs, lang, ref, log) for lang in langs]
-            for f in futures:
-                problems.extend(f.result())
-    else:
-        problems.extend(prove_language(all_labs, langs[0], ref, log))
+    def one(job):
+        lab, lang, variant, wrong = job
+        t0 = time.monotonic()
+        env = {variants.VARIANT_ENV: variants.variant_name(lab.function, variant)}
+        mine = os.path.join(check.WORK, "traces", "prove-%s-%s-%s" % (lab.function, lang,
+                                                                       variant))
+        outcomes, trace_ok, diffs, errors = check.run_checks(
+            lab, lang, twins_bin, ref.programs(lang), ref, checks_pool, env=env,
+            mine_dir=mine, record=False)
+        shutil.rmtree(mine, ignore_errors=True)
+        verdict = check.Verdict(lab, outcomes, trace_ok, diffs)
+        wrong_why = judge_variant(lab, lang, variant, wrong, verdict, outcomes, errors)
+        first = verdict.first_failing()
+        name = "reference" if variant == "ref" else variant if variant == variants.SKELETON \
+            else "wrong #%s" % variant
+        line = "  %-4s %-24s %-4s %-10s %s%s (%.1f s)" % (
+            "ok" if wrong_why is None else "BAD", lab.function, LANGS[lang], name,
+            "" if wrong is None else wrong.what + ": ",
+            ("passes" if verdict.passed() else "fails at %s" % (first.id if first else "?"))
+            if wrong_why is None else wrong_why + "; expected: " +
+            expectation(lab, lang, variant, wrong), time.monotonic() - t0)
+        with lock:
+            print(line, flush=True)
+            results.append((job, wrong_why, verdict))
+            if wrong_why is not None:
+                said = ["%s: %s" % (o.check.label(), "\n      ".join(
+                    o.message.strip().splitlines()[:check.MESSAGE_LINES]) or "(no message)")
+                    for o in outcomes if o.passed is False]
+                problems.append("%s %s %s: %s%s" % (lab.function, LANGS[lang], name, wrong_why,
+                                                    "".join("\n    " + m for m in said)))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=PROVE_JOBS) as pool:
+            # Slow ones first: the references (every check runs to its end).
+            for f in [pool.submit(one, j) for j in sorted(todo, key=lambda j: j[2] != "ref")]:
+                f.result()
+    finally:
+        checks_pool.shutdown()
     after = working_tree_snapshot()
     if after != before:
         changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         problems.append("the working tree changed: %s" % ", ".join(changed))
+    strays = stray_processes()
+    if strays:
+        problems.append("processes left running after the checks: %s" % ", ".join(strays))
     for p in problems:
         print("problem: " + p)
-    n = len(all_labs) * len(langs)
-    print("labs-check: %d labs (%s): skeleton fails, reference passes; working tree %s; "
-          "%d problem%s; %.0f s" % (n, " and ".join(LANGS[l] for l in langs),
-                                    "unchanged" if after == before else "CHANGED",
-                                    len(problems), "" if len(problems) == 1 else "s",
-                                    time.monotonic() - started))
+    nwrong = {lang: sum(1 for w in wrongs if w.lang == lang) for lang in langs}
+    covered = {lang: len({(w.lab, w.step) for w in wrongs if w.lang == lang}) for lang in langs}
+    print("labs-check: %d labs (%s); wrong answers: %s; steps: %d; working tree %s; "
+          "stray processes: %d; %d problem%s; %.0f s" % (
+              len(all_labs) * len(langs), " and ".join(LANGS[l] for l in langs),
+              ", ".join("%d in %s covering %d steps" % (nwrong[l], LANGS[l], covered[l])
+                        for l in langs),
+              sum(len(l.steps) for l in all_labs), "unchanged" if after == before else "CHANGED",
+              len(strays), len(problems), "" if len(problems) == 1 else "s",
+              time.monotonic() - started))
     return 1 if problems else 0
+
+
+def stray_processes():
+    """Processes still running from a lab build's programs or tests: any whose executable
+    lies under build/lab-work/ (a server child that never exited, a stracer)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            exe = os.readlink("/proc/%s/exe" % name)
+            with open("/proc/%s/stat" % name) as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if exe.startswith(check.WORK + os.sep) and not zombie:
+            out.append("%s (%s)" % (name, os.path.relpath(exe, ROOT)))
+    return out
 
 
 def validate(all_labs):
@@ -517,7 +589,20 @@ def validate(all_labs):
                 problems.append("%s: no scenario %s in tests/suite" % (where, c.name))
         if not lab.scenarios() or not lab.twins():
             problems.append("%s: needs twin tests and scenarios" % where)
+        if lab.process is not None and lab.process not in ids:
+            problems.append("%s: process = '%s' names no step" % (where, lab.process))
+        for c in lab.checks:
+            for rx, sid in c.blame:
+                if sid not in c.steps:
+                    problems.append("%s: %s blames step '%s', not one of its steps" % (
+                        where, c.label(), sid))
     problems.extend(validate_docs(all_labs, state))
+    try:
+        texts = {lab.file(lang): labs.reference_text(lab.file(lang), state)
+                 for lab in all_labs for lang in LANGS}
+        problems.extend(variants.validate(all_labs, variants.load(), texts))
+    except (KeyError, ValueError) as e:
+        problems.append("tests/labs/wrong.toml: %s" % e)
     return problems
 
 
@@ -573,6 +658,7 @@ def main():
     sub.add_parser("reset")
     p = sub.add_parser("prove")
     p.add_argument("--only", choices=list(LANGS))
+    p.add_argument("--lab", help="prove one lab only (its function)")
     sub.add_parser("validate")
     args = ap.parse_args()
     all_labs = labs.load()
@@ -581,7 +667,7 @@ def main():
     if args.cmd == "reset":
         return cmd_reset(all_labs)
     if args.cmd == "prove":
-        return cmd_prove(all_labs, [args.only] if args.only else list(LANGS))
+        return cmd_prove(all_labs, [args.only] if args.only else list(LANGS), args.lab)
     if args.cmd == "validate":
         return cmd_validate(all_labs)
     if not args.function:

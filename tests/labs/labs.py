@@ -63,6 +63,8 @@ class Check:
         self.kind = "twin" if "twin" in d else "suite"
         self.name = d.get("twin") or d.get("suite")
         self.steps = d["steps"]
+        # What its failure message says about the step: [(regex, step id)], first match wins.
+        self.blame = [(re.compile(b["match"]), b["step"]) for b in d.get("blame", [])]
 
     def label(self):
         return "%s %s" % (self.kind, self.name)
@@ -76,6 +78,9 @@ class Lab:
         self.teaches = d["teaches"]
         self.steps = [Step(s, i + 1) for i, s in enumerate(d["step"])]
         self.checks = [Check(c) for c in d["check"]]
+        # The step blamed for how a process of its programs ends (exit status, a stray stderr
+        # line, a call on a closed fd), when the calls themselves do not differ.
+        self.process = d.get("process")
 
     def file(self, lang):
         return self.where[lang]["file"]
