@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 
 import labs
 import tree
@@ -168,6 +169,50 @@ class Student:
 # Running tests
 # ------------------------------------------------------------------------------------------
 
+ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]{1,6}\}|[0-7]{3})")
+LONG_LINE = 240
+
+
+def binary_excerpt(data):
+    """A short hex excerpt of bytes, with their length: '<N bytes: 8f 00 12 ... (hex)>'."""
+    head = " ".join("%02x" % b for b in data[:16])
+    return "<%d bytes: %s%s>" % (len(data), head, " ..." if len(data) > 16 else "")
+
+
+def tidy_line(line):
+    """A line of a failure message fit for a terminal: a payload of binary bytes (shown raw,
+    as U+FFFD, or as Debug escapes) becomes a short hex excerpt with its length, and a line
+    longer than LONG_LINE characters is cut, with its length said."""
+    raw = [c for c in line if (ord(c) < 32 and c not in "\t") or c == "\ufffd"]
+    escapes = ESCAPE.findall(line)
+    if len(raw) + len(escapes) >= 8:
+        text = line
+        data = bytearray()
+        i = 0
+        while i < len(text):
+            e = ESCAPE.match(text, i)
+            if e:
+                tok = e.group(0)
+                if tok.startswith("\\x"):
+                    data.append(int(tok[2:], 16))
+                elif tok.startswith("\\u"):
+                    data.extend(chr(int(tok[3:-1], 16)).encode("utf-8", "replace"))
+                else:
+                    data.append(int(tok[1:], 8) & 0xff)
+                i = e.end()
+                continue
+            data.extend(text[i].encode("utf-8", "replace"))
+            i += 1
+        start = min([line.index(c) for c in raw[:1]] + [line.index(escapes[0])] if escapes else
+                    [line.index(c) for c in raw[:1]])
+        prefix = line[:start][:80]
+        return prefix + binary_excerpt(bytes(data)[len(prefix.encode("utf-8", "replace")):]) \
+            + " (binary data)"
+    if len(line) > LONG_LINE:
+        return line[:LONG_LINE] + " ... (%d characters)" % len(line)
+    return line
+
+
 def failure_message(out, limit=25):
     """The part of a libtest run's output that says why its test failed."""
     lines = out.splitlines()
@@ -189,7 +234,7 @@ def failure_message(out, limit=25):
         keep.pop()
     if len(keep) > limit:
         keep = keep[:limit] + ["... (%d more lines)" % (len(keep) - limit)]
-    return "\n".join(keep)
+    return "\n".join(tidy_line(l) for l in keep)
 
 
 def set_subreaper():
@@ -747,6 +792,34 @@ def read_more(step):
     return lines
 
 
+def display_width(text):
+    """Columns `text` takes on a terminal: East Asian wide and full-width characters (Hangul)
+    take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def terminal_width():
+    """The terminal's width (COLUMNS, else the terminal's own, else 100), at least 60."""
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
+
+
+def wrap(label, text, width=None):
+    """`label` then `text`, wrapped at spaces to the terminal's width (Korean counted in
+    columns), the lines after the first indented under the text."""
+    width = width or terminal_width()
+    pad = " " * display_width(label)
+    lines, cur = [], label
+    for word in text.split(" "):
+        if cur.strip() and display_width(cur) + 1 + display_width(word) > width and \
+                cur != label:
+            lines.append(cur.rstrip())
+            cur = pad + word
+        else:
+            cur = cur + ("" if cur == label or cur.endswith(" ") else " ") + word
+    lines.append(cur.rstrip())
+    return "\n".join(lines)
+
+
 def indent(text, by="      "):
     return "\n".join(by + l for l in text.splitlines())
 
@@ -786,9 +859,11 @@ def report(lab, lang, verdict, seconds, build_seconds):
         for d in verdict.diffs.get(step.id, [])[:1]:
             out.append("  system calls differ from the reference's:")
             out.append(d.show())
-        out.append("  hint:     " + step.hint_for(lang, "en"))
-        out.append("  힌트:     " + step.hint_for(lang, "ko"))
-        out.extend("  " + l for l in read_more(step))
+        out.append(wrap("  hint:     ", step.hint_for(lang, "en")))
+        out.append(wrap("  힌트:     ", step.hint_for(lang, "ko")))
+        for l in read_more(step):
+            label, text = re.match(r"^(.*?:\s+)(.*)$", l).groups()
+            out.append(wrap("  " + label, text))
     elif verdict.other:
         out.append("")
         out.append("calls that no step names differ from the reference's:")

@@ -54,46 +54,68 @@ def rel(path):
 # list
 # ------------------------------------------------------------------------------------------
 
-def lab_state(entry):
-    if entry.get("done"):
-        return "done"
+def lab_state(lab, lang, entry):
+    """(state, notes) of one lab now: `done` only while the student's code in the tree passes
+    its check as it is now (the last check passed on this very text)."""
+    first = entry.get("first_passed") or entry.get("done")
+    notes = []
     if entry.get("in_tree"):
-        return "in progress"
-    return "not started"
+        last = entry.get("last_check") or {}
+        try:
+            digest = function_digest(lab, lang, tree.read(lab.file(lang)))
+        except labs.Stale:
+            digest = None
+        if last.get("passed") and last.get("digest") == digest:
+            st = "done"
+        elif last and last.get("digest") != digest:
+            st = "in progress"
+            notes.append("edited since the last check (%s: %s)" % (last["when"],
+                                                                  last["summary"]))
+        else:
+            st = "in progress"
+            if last:
+                notes.append("last check %s: %s" % (last["when"], last["summary"]))
+        if first:
+            notes.append("first passed %s" % first)
+        return st, notes
+    if first:
+        return "passed", ["first passed %s; the reference is back in the file" % first]
+    if entry.get("solution_shown"):
+        return "solution", ["solution shown %s" % entry["solution_shown"]]
+    return "not started", notes
 
 
 def cmd_list(all_labs):
     state = labs.recover(labs.load_state(), all_labs)
-    print("Labs: write each chapter function yourself; the same tests judge it (docs/labs.md).\n")
-    print("  %-2s  %-26s %-5s %-12s %s" % ("#", "function", "lang", "state", ""))
-    n, nxt, current, last_lang = 0, None, None, "c"
+    core = labs.core()
+    print("Labs: write each chapter function yourself; the same tests judge it (docs/labs.md).")
+    print("핵심 과정 / core track: the three labs marked * (in this order); the others go "
+          "further (더 깊이).\n")
+    print("  %-2s  %-2s %-26s %-5s %-12s %s" % ("#", "", "function", "lang", "state", ""))
+    n, current = 0, None
+    rows = []
     for lab in all_labs:
         for lang in LANGS:
             n += 1
             e = state["labs"].get(lab.key(lang), {})
-            st = lab_state(e)
-            notes = []
-            if st == "done":
-                notes.append("passed %s" % e["done"])
+            st, notes = lab_state(lab, lang, e)
             if e.get("in_tree"):
-                notes.append("your code is in %s" % lab.file(lang))
+                notes.insert(0, "your code is in %s" % lab.file(lang))
                 if e.get("recovered"):
                     notes.append("its record was lost: the reference is git's committed version")
-                current = current or (lab, lang)
-                last_lang = lang
-                if e.get("last_check") and st != "done":
-                    notes.append("last check %s: %s" % (e["last_check"]["when"],
-                                                        e["last_check"]["summary"]))
+                if st != "done":
+                    current = current or (lab, lang)
             elif os.path.exists(labs.attempt_path(lab, lang)):
                 notes.append("attempt kept in %s" % rel(labs.attempt_path(lab, lang)))
-            print("  %-2d  %-26s %-5s %-12s %s" % (n, lab.function, LANGS[lang], st,
-                                                  "; ".join(notes)))
-    for lab in all_labs:
-        e = state["labs"].get(lab.key(last_lang), {})
-        if lab_state(e) == "not started":
-            nxt = (lab, last_lang)
-            break
+            mark = "*%d" % (core.index((lab.function, lang)) + 1) \
+                if (lab.function, lang) in core else ""
+            rows.append((lab, lang, st))
+            print("  %-2d  %-2s %-26s %-5s %-12s %s" % (n, mark, lab.function, LANGS[lang], st,
+                                                       "; ".join(notes)))
     print()
+    nxt = next(((lab, lang) for function, lang in core for lab, l2, st in rows
+                if lab.function == function and l2 == lang and st in ("not started",)), None) \
+        or next(((lab, lang) for lab, lang, st in rows if st == "not started"), None)
     if current:
         lab, lang = current
         print("next: edit %s, then   make lab-check LAB=%s LANG=%s   (or make lab-watch ...)" % (
@@ -106,7 +128,7 @@ def cmd_list(all_labs):
                                                           lab.teaches["en"]))
         print("      다음: %s" % lab.teaches["ko"])
     else:
-        print("every lab in %s is done." % LANGS[last_lang])
+        print("every lab is done.")
     return 0
 
 
@@ -131,6 +153,15 @@ def cmd_start(all_labs, lab, lang):
               % (path, lab.function, path))
         return 1
     reference = labs.reference_text(path, state)
+    head = committed(path)
+    if not any(v["file"] == path for v in labs.in_progress(state).values()) and \
+            head is not None and \
+            labs.function_text(lab, lang, head) != labs.function_text(lab, lang, current):
+        print("%s: %s differs from the committed version, and make lab-start would take your "
+              "edit for the reference.\n  Copy your function aside, git checkout %s, make "
+              "lab-start LAB=%s LANG=%s, then paste your code into the skeleton." % (
+                  path, lab.function, path, lab.function, lang))
+        return 1
     if labs.function_text(lab, lang, reference) != labs.function_text(lab, lang, current):
         print("%s: %s differs from its reference copy (%s); restore it first." % (
             path, lab.function, rel(labs.reference_copy(path))))
@@ -240,9 +271,11 @@ def build_both(student, student_files, ref, lang, programs=True):
     ref.sync()
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         suite = pool.submit(ref.suite)
+        ref_progs = pool.submit(ref.programs, lang)
         progs = student.programs(lang) if programs else None
         twins = student.twins()
         suite.result()
+        ref_progs.result()
     return twins, progs, time.monotonic() - started
 
 
@@ -268,27 +301,56 @@ def compiler_errors(text, limit=40):
     return "\n".join(lines).rstrip()
 
 
+def function_digest(lab, lang, text):
+    return hashlib.sha256(labs.function_text(lab, lang, text).encode()).hexdigest()[:16]
+
+
+def committed(path):
+    """The committed version of a file (git show HEAD:path), or None."""
+    r = tree.run(["git", "show", "HEAD:%s" % path], ROOT)
+    return r.stdout if r.returncode == 0 else None
+
+
 def cmd_check(all_labs, lab, lang):
+    check.set_subreaper()
     state = labs.recover(labs.load_state(), all_labs)
-    key = lab.key(lang)
+    key, path = lab.key(lang), lab.file(lang)
     entry = state["labs"].get(key, {})
     mine = entry.get("in_tree")
-    print("lab %s (%s): %s" % (lab.function, LANGS[lang],
-                               "your code in %s" % lab.file(lang) if mine else
-                               "not started, so this checks the reference in %s" % lab.file(lang)))
-    ref = check.Reference(labs.reference_tree(all_labs, state))
+    reference_files = labs.reference_tree(all_labs, state)
+    student_files = labs.student_tree(all_labs, state, lab, lang)
+    if mine:
+        print("lab %s (%s): your code in %s" % (lab.function, LANGS[lang], path))
+    else:
+        head = committed(path)
+        now_text = tree.read(path)
+        edited = head is not None and \
+            labs.function_text(lab, lang, head) != labs.function_text(lab, lang, now_text)
+        if edited:
+            print("lab %s (%s): %s was edited without make lab-start, so your version is judged "
+                  "against the committed reference (git show HEAD:%s); your progress is not "
+                  "recorded.\n  To record it: copy your function aside, git checkout %s, make "
+                  "lab-start LAB=%s LANG=%s, and paste it into the skeleton."
+                  % (lab.function, LANGS[lang], path, path, path, lab.function, lang))
+            reference_files[path] = head
+            student_files[path] = now_text
+        else:
+            print("lab %s (%s): not started, so this checks the reference in %s" % (
+                lab.function, LANGS[lang], path))
+    ref = check.Reference(reference_files)
     student = check.Student("student")
     started = time.monotonic()
     try:
-        twins_bin, programs, build_s = build_both(
-            student, labs.student_tree(all_labs, state, lab, lang), ref, lang)
+        twins_bin, programs, build_s = build_both(student, student_files, ref, lang)
     except tree.BuildError as e:
         print("  the build fails, so no step can be judged yet:")
         print(check.indent(compiler_errors(str(e)), "    "))
         for s in lab.steps:
             print("  %-4s  %s / %s" % (" -- ", s.ko, s.en))
         if mine:
-            entry["last_check"] = {"when": labs.now(), "summary": "does not build"}
+            entry["last_check"] = {"when": labs.now(), "summary": "does not build",
+                                   "passed": False,
+                                   "digest": function_digest(lab, lang, tree.read(path))}
             state["labs"][key] = entry
             labs.save_state(state)
         return 1
@@ -302,17 +364,19 @@ def cmd_check(all_labs, lab, lang):
     verdict = check.Verdict(lab, outcomes, trace_ok, diffs)
     print(check.report(lab, lang, verdict, time.monotonic() - t0, build_s))
     print("(%.1f s in all)" % (time.monotonic() - started))
+    passed_now = verdict.passed() and not errors
     if mine:
         state = labs.load_state()
         entry = state["labs"].get(key, entry)
         passed = sum(1 for s in lab.steps if verdict.state[s.id] == "pass")
         entry["last_check"] = {"when": labs.now(), "summary": "%d/%d steps pass" % (
-            passed, len(lab.steps))}
-        if verdict.passed() and not errors:
-            entry.setdefault("done", labs.now())
+            passed, len(lab.steps)), "passed": passed_now,
+            "digest": function_digest(lab, lang, student_files[path])}
+        if passed_now:
+            entry.setdefault("first_passed", entry.pop("done", None) or labs.now())
         state["labs"][key] = entry
         labs.save_state(state)
-    return 0 if verdict.passed() and not errors else 1
+    return 0 if passed_now else 1
 
 
 def cmd_watch(all_labs, lab, lang):

@@ -78,6 +78,11 @@ class Lab:
         self.teaches = d["teaches"]
         self.steps = [Step(s, i + 1) for i, s in enumerate(d["step"])]
         self.checks = [Check(c) for c in d["check"]]
+        # [[lab.blame]]: rules for every check of the lab that exercises the rule's step.
+        for b in d.get("blame", []):
+            for c in self.checks:
+                if b["step"] in c.steps:
+                    c.blame.append((re.compile(b["match"]), b["step"]))
         # The step blamed for how a process of its programs ends (exit status, a stray stderr
         # line, a call on a closed fd), when the calls themselves do not differ.
         self.process = d.get("process")
@@ -104,6 +109,12 @@ class Lab:
 def load():
     with open(REGISTRY, "rb") as f:
         return [Lab(d) for d in tomllib.load(f)["lab"]]
+
+
+def core():
+    """The core track: [(function, lang)] in order (labs.toml `core`)."""
+    with open(REGISTRY, "rb") as f:
+        return [tuple(x.split()) for x in tomllib.load(f).get("core", [])]
 
 
 def find(labs, function):

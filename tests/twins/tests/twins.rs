@@ -973,6 +973,57 @@ fn create_tcp_server_port_held_without_so_reuseport_is_eaddrinuse<I: Chapter>() 
     );
 }
 
+fn create_tcp_server_binds_the_port_it_is_given<I: Chapter>() {
+    // A port whose two bytes differ (so the same number in host byte order is another port),
+    // held meanwhile by a socket with SO_REUSEPORT, bound and not listening: no other test can
+    // take it, and create_tcp_server, which sets SO_REUSEPORT too, may bind it beside.
+    let (holder, port) = loop {
+        // SAFETY: plain syscall with constant arguments.
+        let holder = Fd::new(
+            unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) },
+            "socket",
+        );
+        set_sockopt_int(
+            holder.raw(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            1,
+            "SO_REUSEPORT",
+        );
+        let addr = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+        // SAFETY: `addr` is a live sockaddr_in and its size is passed with it.
+        let rc = unsafe {
+            libc::bind(
+                holder.raw(),
+                (&raw const addr).cast::<sockaddr>(),
+                SOCKADDR_IN_LEN,
+            )
+        };
+        assert_eq!(rc, 0, "bind the holder: {}", io::Error::last_os_error());
+        let port = local_addr(holder.raw()).port();
+        if port.swap_bytes() != port {
+            break (holder, port);
+        }
+    };
+    // SAFETY: NUL-terminated literal.
+    let fd = Fd::new(
+        unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), port) },
+        "create_tcp_server(127.0.0.1, port)",
+    );
+    let got = local_addr(fd.raw()).port();
+    assert!(
+        got == port,
+        "asked for port {port}, it listens on port {got}{}",
+        if got == port.swap_bytes() {
+            ": the port's two bytes swapped, the port was given in host byte order; \
+             sin_port must be htons(port), network byte order"
+        } else {
+            ""
+        }
+    );
+    drop(holder);
+}
+
 fn create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport<I: Chapter>() {
     // SAFETY: NUL-terminated literal.
     let first = Fd::new(
@@ -1085,6 +1136,7 @@ twin_test!(
     create_tcp_server_port_held_without_so_reuseport_is_eaddrinuse,
     create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport,
     create_tcp_server_time_wait_rebinds_with_either_reuse_option_not_with_neither,
+    create_tcp_server_binds_the_port_it_is_given,
 );
 
 // =============================================================================================
