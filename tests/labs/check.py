@@ -698,6 +698,11 @@ class Verdict:
                 self.diffs.setdefault(step, []).append(d)
         seen_ok = trace_ok - set(self.diffs)
         self.blamed = {}  # step -> [Outcome]
+        # Steps with evidence of their own: calls that differ, or a failure message that names
+        # them (a blame rule). A failure laid on a step only by default may be a consequence
+        # of an earlier step's mistake.
+        self.direct = set()
+        culprit_of = {}
         failed = sorted([o for o in outcomes if o.passed is False],
                         key=lambda o: len(o.check.steps))
         for o in failed:
@@ -705,12 +710,22 @@ class Verdict:
             named = next((sid for rx, sid in o.check.blame if rx.search(o.message or "")), None)
             if named:
                 culprit = named
+                self.direct.add(named)
             elif any(s in self.diffs or s in self.blamed for s in steps):
                 culprit = next(s for s in steps if s in self.diffs or s in self.blamed)
             else:
                 culprit = next((s for s in steps if s in traced and s not in seen_ok), None) \
                     or next((s for s in steps if s not in traced), None) or steps[-1]
             self.blamed.setdefault(culprit, []).append(o)
+            culprit_of[o.check.name] = culprit
+        # A difference in calls is evidence of its own step, unless its scenario failed and
+        # that failure is laid on an earlier step (the server that should have stopped at
+        # bind() went on: the calls after it differ because of the earlier mistake).
+        for step, ds in self.diffs.items():
+            for d in ds:
+                c = culprit_of.get(d.scenario)
+                if c is None or order.index(c) >= order.index(step):
+                    self.direct.add(step)
         self.state = {}
         for s in order:
             mine = [o for o in outcomes if s in o.check.steps]
@@ -719,6 +734,15 @@ class Verdict:
             elif s in seen_ok or (mine and all(o.passed for o in mine)):
                 self.state[s] = "pass"
             else:
+                self.state[s] = "not judged"
+        # A step whose failure has no evidence of its own (only a failed check laid on it by
+        # default) is not judged yet when another step has evidence of its own, or when an
+        # earlier step fails: that mistake explains it as well (a UDP socket fails every later
+        # step's checks; "Connected to" on stdout breaks a scenario that exercises connect()),
+        # and a teacher points at the mistake that is there.
+        failing = [s for s in order if self.state[s] == "FAIL"]
+        for s in failing:
+            if s not in self.direct and (self.direct & set(failing) or s != failing[0]):
                 self.state[s] = "not judged"
         self.skipped = [o for o in outcomes if o.passed is None]
 

@@ -612,7 +612,12 @@ def validate(all_labs):
         ids = [s.id for s in lab.steps]
         if len(set(ids)) != len(ids):
             problems.append("%s: a step id is used twice" % where)
+        chapter_code = "".join(tree.read(os.path.join("c_reference", "chapter", f))
+                               for f in os.listdir(os.path.join(ROOT, "c_reference", "chapter")))
         for s in lab.steps:
+            if s.chapter and "// " + s.chapter not in chapter_code:
+                problems.append("%s step %s: the chapter heading %r is not in "
+                                "c_reference/chapter/" % (where, s.id, s.chapter))
             for words in ("en", "ko"):
                 if not s.hint.get(words, "").strip():
                     problems.append("%s step %s: no %s hint" % (where, s.id, words))

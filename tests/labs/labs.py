@@ -42,6 +42,7 @@ class Step:
         self.en = d["en"]
         self.ko = d["ko"]
         self.comments = d.get("comments", [])
+        self.chapter = d.get("chapter")
         self.man = d.get("man", [])
         self.walkthrough = d.get("walkthrough")
         self.pitfall = d.get("pitfall")
@@ -265,6 +266,9 @@ def skeleton(lab, lang, text):
     ind = "    "
     out = []
     for step in lab.steps:
+        if step.chapter:
+            out.append(ind + ("/* 챕터: %s */" % step.chapter if lang == "c" else
+                              "// 챕터: %s" % step.chapter))
         for c in found[step.id]:
             base = len(c.lines[0]) - len(c.lines[0].lstrip())
             for line in c.lines:

@@ -649,6 +649,8 @@ fn full_listener() -> FullListener {
 
 /// How many more send() calls are cut to half (a child role arms it; 0 = none).
 static SHORT_SENDS: AtomicUsize = AtomicUsize::new(0);
+/// What the last cut send() wrote.
+static SHORT_SENT: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static STRICT_SELECT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -689,15 +691,19 @@ pub unsafe extern "C" fn send(
     // SAFETY: the C library's `send`, found by dlsym, has this signature.
     let real: SendFn = unsafe { mem::transmute::<usize, SendFn>(real) };
     let mut len = len;
-    if len > 1
+    let cut = len > 1
         && SHORT_SENDS
             .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-    {
+            .is_ok();
+    if cut {
         len /= 2;
     }
     // SAFETY: the caller's arguments, with a length no longer than theirs.
-    unsafe { real(fd, buf, len, flags) }
+    let sent = unsafe { real(fd, buf, len, flags) };
+    if cut {
+        SHORT_SENT.store(sent.max(0) as usize, SeqCst);
+    }
+    sent
 }
 
 /// `select(2)`, checking the timeout's range on a thread that armed [`STRICT_SELECT`].
@@ -793,6 +799,7 @@ fn run_role<I: Chapter>(role: &OsStr) -> c_int {
         Some("server_loop_flush") => role_server_loop_flush::<I>(),
         Some("http_short_send") => role_http_short_send::<I>(),
         Some("signals_fail") => role_signals_fail::<I>(),
+        Some("handle_client_log") => role_handle_client_log::<I>(),
         _ => {
             eprintln!("unknown role {role:?}");
             91
@@ -2023,7 +2030,9 @@ fn simple_http_client_writes_the_whole_response_to_fd_1_in_a_child<I: Chapter>()
 /// (see [`SHORT_SENDS`]).
 fn role_http_short_send<I: Chapter>() -> c_int {
     SHORT_SENDS.store(1, SeqCst);
-    role_http::<I>()
+    let code = role_http::<I>();
+    eprintln!("twins-short-send {}", SHORT_SENT.load(SeqCst));
+    code
 }
 
 fn simple_http_client_sends_the_rest_after_a_short_send_in_a_child<I: Chapter>() {
@@ -2033,8 +2042,13 @@ fn simple_http_client_sends_the_rest_after_a_short_send_in_a_child<I: Chapter>()
     let request = responder.join().expect("responder");
     let want =
         format!("GET /twins?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let cut: usize = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("twins-short-send "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     assert!(
-        request == want.as_bytes(),
+        cut == 0 || request.len() != cut,
         "the server received {} of the request's {} bytes: the first send() wrote only part of \
          it (as it does when a signal interrupts it after some bytes were queued), and send() \
          was not called again for the rest: send in a loop until every byte is out.\n\
@@ -2043,6 +2057,11 @@ fn simple_http_client_sends_the_rest_after_a_short_send_in_a_child<I: Chapter>()
         want.len(),
         String::from_utf8_lossy(&request),
         explain(&out)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&request),
+        want,
+        "request on the wire"
     );
     assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
 }
@@ -2525,3 +2544,129 @@ twin_test!(
     setup_signal_handlers_reports_a_failed_signal_sigpipe_in_a_child,
     setup_signal_handlers_reports_a_failed_sigaction_sigchld_in_a_child,
 );
+
+/// Two listeners on 127.0.0.1: one on a port whose two bytes differ, one on that port with its
+/// bytes swapped, where a client that forgot htons connects instead.
+fn port_and_its_swap() -> (TcpListener, TcpListener, u16) {
+    loop {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = listener.local_addr().expect("local_addr").port();
+        if port.swap_bytes() == port {
+            continue;
+        }
+        if let Ok(swapped) = TcpListener::bind((Ipv4Addr::LOCALHOST, port.swap_bytes())) {
+            return (listener, swapped, port);
+        }
+    }
+}
+
+/// Calls `connect` (a chapter client function, to 127.0.0.1:port) with `port` and its swap
+/// both listening, and fails naming htons when the connection reaches the swapped port.
+fn connects_to_the_port_it_is_given(what: &str, connect: impl FnOnce(u16) -> c_int) {
+    let (listener, swapped, port) = port_and_its_swap();
+    set_errno(Errno(0));
+    let rc = connect(port);
+    let e = errno().0;
+    let fd = (rc >= 0).then(|| Fd(rc));
+    let wrong = fd
+        .as_ref()
+        .is_some_and(|f| peer_addr(f.raw()).port() == port.swap_bytes());
+    assert!(
+        !wrong,
+        "{what} was asked for port {port} and connected to port {}, the port's two bytes \
+         swapped: the port was given in host byte order; sin_port must be htons(port), \
+         network byte order",
+        port.swap_bytes()
+    );
+    let fd = fd.unwrap_or_else(|| panic!("{what}: returned {rc}, {}", describe(e)));
+    assert_eq!(peer_addr(fd.raw()).port(), port, "{what}: the peer's port");
+    drop((listener, swapped));
+}
+
+fn tcp_client_connect_connects_to_the_port_it_is_given<I: Chapter>() {
+    connects_to_the_port_it_is_given("tcp_client_connect", |port| {
+        // SAFETY: NUL-terminated literal.
+        unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), port) }
+    });
+}
+
+twin_test!(tcp_client_connect_connects_to_the_port_it_is_given);
+
+fn tcp_connect_nonblocking_connects_to_the_port_it_is_given<I: Chapter>() {
+    connects_to_the_port_it_is_given("tcp_connect_nonblocking", |port| {
+        // SAFETY: NUL-terminated literal.
+        unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), port, 2000) }
+    });
+}
+
+twin_test!(tcp_connect_nonblocking_connects_to_the_port_it_is_given);
+
+/// Child role `handle_client_log`: `handle_client` on an accepted loopback connection whose
+/// client has already sent FIN, with the address accept() filled in; its log lines go to
+/// stdout, the client's port to stderr (`twins-client-port N`).
+fn role_handle_client_log<I: Chapter>() -> c_int {
+    let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)) else {
+        return 60;
+    };
+    let Ok(client) = TcpStream::connect(listener.local_addr().expect("local_addr")) else {
+        return 61;
+    };
+    let port = client.local_addr().expect("local_addr").port();
+    if client.shutdown(std::net::Shutdown::Write).is_err() {
+        return 62;
+    }
+    // SAFETY: `sockaddr_in` is plain data; all-zero is valid.
+    let mut addr: sockaddr_in = unsafe { mem::zeroed() };
+    let mut len = SOCKADDR_IN_LEN;
+    // SAFETY: `addr` is writable for `len` bytes.
+    let fd = unsafe {
+        libc::accept(
+            listener.as_raw_fd(),
+            (&raw mut addr).cast::<sockaddr>(),
+            &mut len,
+        )
+    };
+    if fd < 0 {
+        return 63;
+    }
+    eprintln!("twins-client-port {port}");
+    // SAFETY: `fd` is an accepted socket handed over; `addr` is the one accept() filled.
+    unsafe { I::handle_client(fd, &mut addr) };
+    drop(client);
+    0
+}
+
+fn handle_client_logs_the_client_address_in_a_child<I: Chapter>() {
+    let out = run_role_to_end::<I>("handle_client_log", None);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let port: u16 = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("twins-client-port "))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no client port: {}", explain(&out)));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = stdout.lines().next().unwrap_or("");
+    let want = format!("Client connected from 127.0.0.1:{port}");
+    assert!(
+        first == want,
+        "for a client on 127.0.0.1:{port} the first line is '{first}', not '{want}'{}",
+        if first == format!("Client connected from 127.0.0.1:{}", port.swap_bytes()) {
+            ": the port's bytes swapped, printed in network byte order; print \
+             ntohs(client_addr->sin_port)"
+        } else {
+            ""
+        }
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            want,
+            format!("Client 127.0.0.1:{port} disconnected gracefully"),
+            format!("Client 127.0.0.1:{port} connection closed"),
+        ],
+        "the log of a session whose client sent nothing and closed"
+    );
+}
+
+twin_test!(handle_client_logs_the_client_address_in_a_child);
