@@ -488,7 +488,7 @@ def cmd_prove(all_labs, langs, only_lab=None):
         len(all_labs), len(wrongs), time.monotonic() - t), flush=True)
     todo = []
     for lab in all_labs:
-        if only_lab and lab.function != only_lab:
+        if only_lab and lab.function not in only_lab.split(","):
             continue
         for lang in langs:
             todo.append((lab, lang, "ref", None))
@@ -727,7 +727,7 @@ def main():
     sub.add_parser("reset")
     p = sub.add_parser("prove")
     p.add_argument("--only", choices=list(LANGS))
-    p.add_argument("--lab", help="prove one lab only (its function)")
+    p.add_argument("--lab", help="prove these labs only (functions, comma-separated)")
     sub.add_parser("validate")
     args = ap.parse_args()
     all_labs = labs.load()
