@@ -75,45 +75,28 @@ class Outcome:
 # Trees and builds
 # ------------------------------------------------------------------------------------------
 
-# One cargo target directory for every tree the labs build (the student's, the reference's,
-# the wrong answers'): the crates from crates.io are compiled once for all of them. The
-# packages of each tree have paths of their own, so cargo keeps their artifacts apart; only
-# the programs are uplifted under one name (target/release/echo_server), so each tree's are
-# copied out right after its build, under BINS_LOCK.
-TARGET = os.path.join(WORK, "target")
-BINS_LOCK = threading.Lock()
+# Each copy of the tree has a cargo target directory of its own: cargo names a path package's
+# artifacts by its path relative to the workspace (twins-<hash> is the same name in every
+# copy), so two copies sharing one target would overwrite each other's test binaries.
 
 
-def rust_programs(root, out):
-    """Builds the Rust programs of the tree at `root` in the shared target and copies them
-    into `out`; returns `out`."""
-    with BINS_LOCK:
-        built = tree.build_programs(root, "rust", TARGET)
-        os.makedirs(out, exist_ok=True)
-        for prog in tree.PROGRAMS:
-            tmp = os.path.join(out, prog + ".tmp")
-            shutil.copy2(os.path.join(built, prog), tmp)
-            os.replace(tmp, os.path.join(out, prog))
-    return out
-
-
-def programs_of(root, lang, name):
+def programs_of(root, lang, target):
     """The programs of one language built from the tree at `root`."""
-    if lang == "c":
-        return tree.build_programs(root, "c")
-    return rust_programs(root, os.path.join(WORK, name, "programs-rust"))
+    return tree.build_programs(root, lang, target)
 
 
 class Reference:
     """The reference: a copy of the tree with every lab function put back (its reference copy
-    while a lab is in progress, else the committed or working tree's version). The suite
-    binary is built here (it runs any implementation's programs from a directory, so the
-    student's check uses it too), and the reference's own programs, for its traces."""
+    while a lab is in progress, else the committed or working tree's version), and its own
+    programs, for its traces. The suite binary runs any implementation's programs from a
+    directory, so a student's check builds it once in the student's copy (set_suite) and the
+    reference's traces use that one; `make labs-check` builds it here."""
 
     def __init__(self, files, name="reference"):
         self.files = files
         self.name = name
         self.root = os.path.join(WORK, name, "tree")
+        self.target = os.path.join(WORK, name, "target")
         self._suite = None
         self._programs = {}
         self._lock = threading.Lock()
@@ -121,20 +104,23 @@ class Reference:
     def sync(self):
         tree.sync(self.root, self.files)
 
+    def set_suite(self, path):
+        self._suite = path
+
     def suite(self):
         with self._lock:
             if self._suite is None:
-                self._suite = tree.build_suite(self.root, TARGET)
+                self._suite = tree.build_suite(self.root, self.target)
             return self._suite
 
     def programs(self, lang):
         with self._lock:
             if lang not in self._programs:
-                self._programs[lang] = programs_of(self.root, lang, self.name)
+                self._programs[lang] = programs_of(self.root, lang, self.target)
             return self._programs[lang]
 
     def twins(self):
-        return tree.build_twins(self.root, TARGET)
+        return tree.build_twins(self.root, self.target)
 
     def key(self, lang):
         """A hash of the reference's sources: its traces are valid while it holds."""
@@ -154,15 +140,41 @@ class Student:
     def __init__(self, name):
         self.name = name
         self.root = os.path.join(WORK, name, "tree")
+        self.target = os.path.join(WORK, name, "target")
 
     def sync(self, files):
         tree.sync(self.root, files)
 
     def programs(self, lang):
-        return programs_of(self.root, lang, self.name)
+        return programs_of(self.root, lang, self.target)
 
     def twins(self):
-        return tree.build_twins(self.root, TARGET)
+        return tree.build_twins(self.root, self.target)
+
+    def suite(self):
+        """The suite binary: built once in this copy and kept (build/lab-work/suite/) while the
+        suite's own sources are unchanged. It runs the programs of a directory, so an edit of
+        the function does not change it; rebuilt, it would recompile every C program set the
+        suite carries (tests/cprogs) after every C edit."""
+        h = hashlib.sha256()
+        for rel in sorted(tree.tracked_files(tree.ROOT)):
+            if rel.startswith(SUITE_SOURCES) and os.path.exists(os.path.join(self.root, rel)):
+                with open(os.path.join(self.root, rel), "rb") as f:
+                    h.update(rel.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+        kept = os.path.join(WORK, "suite", "suite-" + h.hexdigest()[:16])
+        if not os.path.exists(kept):
+            built = tree.build_suite(self.root, self.target)
+            os.makedirs(os.path.dirname(kept), exist_ok=True)
+            for old in os.listdir(os.path.dirname(kept)):
+                os.remove(os.path.join(os.path.dirname(kept), old))
+            shutil.copy2(built, kept + ".tmp")
+            os.replace(kept + ".tmp", kept)
+        return kept
+
+
+# What the suite binary is built from, apart from the code under test.
+SUITE_SOURCES = ("tests/suite/", "tests/cprogs/", "tests/pitfalls/pitfalls.toml", "Cargo.toml",
+                 "Cargo.lock", "build.rs")
 
 
 # ------------------------------------------------------------------------------------------
@@ -703,8 +715,12 @@ class Verdict:
         # of an earlier step's mistake.
         self.direct = set()
         culprit_of = {}
+        # Failures whose message names a step first (they are evidence), then the others,
+        # those that exercise fewer steps first.
+        named_step = lambda o: next((sid for rx, sid in o.check.blame
+                                     if rx.search(o.message or "")), None)
         failed = sorted([o for o in outcomes if o.passed is False],
-                        key=lambda o: len(o.check.steps))
+                        key=lambda o: (named_step(o) is None, len(o.check.steps)))
         for o in failed:
             steps = sorted(o.check.steps, key=order.index)
             named = next((sid for rx, sid in o.check.blame if rx.search(o.message or "")), None)

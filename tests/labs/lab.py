@@ -270,11 +270,12 @@ def build_both(student, student_files, ref, lang, programs=True):
     student.sync(student_files)
     ref.sync()
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        suite = pool.submit(ref.suite)
+        # The reference's programs (C: make, seconds; Rust: a build of its own) beside the
+        # student's builds, which share one cargo target: programs, twin tests, the suite.
         ref_progs = pool.submit(ref.programs, lang)
         progs = student.programs(lang) if programs else None
         twins = student.twins()
-        suite.result()
+        ref.set_suite(student.suite())
         ref_progs.result()
     return twins, progs, time.monotonic() - started
 
@@ -539,6 +540,13 @@ def cmd_prove(all_labs, langs, only_lab=None):
                 said = ["%s: %s" % (o.check.label(), "\n      ".join(
                     o.message.strip().splitlines()[:check.MESSAGE_LINES]) or "(no message)")
                     for o in outcomes if o.passed is False]
+                for st in lab.steps:
+                    if verdict.state[st.id] != "FAIL":
+                        continue
+                    said.append("evidence for %s: %s" % (st.id, "; ".join(
+                        ["calls differ in %s" % d.scenario for d in verdict.diffs.get(st.id, [])] +
+                        ["%s %s" % (o.check.label(), "(named)" if st.id in verdict.direct
+                                    else "(default)") for o in verdict.blamed.get(st.id, [])])))
                 problems.append("%s %s %s: %s%s" % (lab.function, LANGS[lang], name, wrong_why,
                                                     "".join("\n    " + m for m in said)))
     try:
