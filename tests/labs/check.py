@@ -425,7 +425,7 @@ def run_scenario(runner, suite_bin, name, lang, programs=None, strace_dir=None, 
     if strace_dir:
         env["SUITE_STRACE_DIR"] = strace_dir
     return run_one(runner, [suite_bin, "--exact", "%s::%s" % (name, lang)], env,
-                   "scenario %s" % name, SUITE_DEADLINE + 10)
+                   "scenario %s" % name, SUITE_DEADLINE + 2)
 
 
 def trace_files(d, scenario):
