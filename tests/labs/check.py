@@ -394,6 +394,49 @@ class Runner:
                 self.kill(p)
 
 
+def cleanup_selftest():
+    """Proves Runner's cleanup: a test process that leaves an orphan behind (a background
+    process whose parent has gone, as a server child that never exits) and one that overruns
+    its deadline leave nothing running and no zombie. Returns a problem, or None."""
+    set_subreaper()
+    runner = Runner()
+    sids = []
+    orphan = "(sleep 300 </dev/null >/dev/null 2>&1 &)"
+    for cmd, deadline in ((["sh", "-c", orphan + "; echo started"], 10),
+                          (["sh", "-c", orphan + "; exec sleep 300"], 1)):
+        holder = {}
+        real_cleanup = Runner.cleanup
+
+        def spy(sid, real=real_cleanup, holder=holder):
+            holder["sid"] = sid
+            holder["before"] = len(session_members(sid))
+            real(sid)
+        Runner.cleanup = staticmethod(spy)
+        try:
+            runner.run(cmd, {}, deadline)
+        finally:
+            Runner.cleanup = staticmethod(real_cleanup)
+        sids.append((holder.get("sid"), holder.get("before", 0)))
+    if sids[0][0] is None or sids[0][1] == 0:
+        return "cleanup self-test: the test process left nothing behind to clean up"
+    for sid, _ in sids:
+        left = session_members(sid)
+        if left:
+            return "cleanup self-test: processes %s of a finished test still run" % left
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me and fields[0] == "Z" and int(fields[3]) in \
+                    [sid for sid, _ in sids]:
+                return "cleanup self-test: zombie %s left unreaped" % name
+    return None
+
+
 def run_one(runner, cmd, env, what, deadline):
     """Runs one test process that runs exactly one test: (passed, or None when it could not
     run; the message; seconds)."""

@@ -468,6 +468,11 @@ def cmd_prove(all_labs, langs, only_lab=None):
     check.set_subreaper()
     before = working_tree_snapshot()
     problems = validate(all_labs)
+    selftest = check.cleanup_selftest()
+    print("labs-check: no process outlives a check: %s" % (selftest or "proved (an orphan left "
+          "by a finished test and a test past its deadline: killed and reaped)"), flush=True)
+    if selftest:
+        problems.append(selftest)
     state = labs.load_state()
     wrongs = variants.load()
     base = labs.reference_tree(all_labs, state)
