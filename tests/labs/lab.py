@@ -565,7 +565,7 @@ def cmd_prove(all_labs, langs, only_lab=None):
     if after != before:
         changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         problems.append("the working tree changed: %s" % ", ".join(changed))
-    strays = stray_processes()
+    strays = stray_processes((ref.root, ref.target))
     if strays:
         problems.append("processes left running after the checks: %s" % ", ".join(strays))
     for p in problems:
@@ -583,9 +583,9 @@ def cmd_prove(all_labs, langs, only_lab=None):
     return 1 if problems else 0
 
 
-def stray_processes():
-    """Processes still running from a lab build's programs or tests: any whose executable
-    lies under build/lab-work/ (a server child that never exited, a stracer)."""
+def stray_processes(roots):
+    """Processes still running from the programs or tests built under `roots` (a server child
+    that never exited)."""
     out = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -596,7 +596,7 @@ def stray_processes():
                 zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
         except OSError:
             continue
-        if exe.startswith(check.WORK + os.sep) and not zombie:
+        if exe.startswith(tuple(r + os.sep for r in roots)) and not zombie:
             out.append("%s (%s)" % (name, os.path.relpath(exe, ROOT)))
     return out
 
