@@ -4,27 +4,35 @@ with the reference's, and a verdict per chapter step.
 
 Two copies of the working tree (tests/tooling/tree.py), each with its own cargo target:
   build/lab-work/student    the reference tree with the student's function of this lab in it:
-                            its programs and its twin tests are the ones judged
-  build/lab-work/reference  every lab function back to the reference: its suite binary runs
-                            the scenarios (its own programs for the reference's traces, the
-                            student's through SUITE_PROGRAMS_DIR). With no lab in progress
-                            the working tree itself is the reference, and no copy is made.
+                            its programs and its twin tests are the ones judged; the suite
+                            binary is built here once and kept (build/lab-work/suite/) while
+                            the suite's own sources are unchanged: it runs the programs of a
+                            directory (SUITE_PROGRAMS_DIR), the student's and the reference's
+  build/lab-work/reference  every lab function back to the reference (the committed version
+                            when the student edited the file without make lab-start): its
+                            programs make the reference's traces
 The reference's traces are kept (build/lab-work/traces/) under a hash of the reference's
-sources, so a check after the first runs each scenario once, for the student only.
+sources, so a check after the first runs each scenario once, for the student only. Each test
+process runs in a session of its own; when it ends, everything of that session is killed and
+reaped (this process is the subreaper of orphans), so no process outlives a check.
 
-How a step is judged (labs.toml says which calls each step makes and which steps each check
-exercises):
+How a step is judged (labs.toml says which calls each step makes, which steps each check can
+blame, and which failure messages name a step):
   * calls: in each scenario the student's normalised trace is compared with the reference's
     (tests/trace/normalise.py), process by process; the steps of the calls the two have in
     common (aligned as diff aligns lines) are seen equal, and the call at the first difference
-    names the step that differs;
-  * checks: a failed check is laid on one step: the first of its steps whose calls differ,
+    (a forked child's, when the parent differs too) names the step that differs; how each
+    process ended (exit status, stderr lines that are none of the reference's messages, calls
+    on a closed fd) is compared too, and laid on the lab's `process` step;
+  * checks: a failed check whose message matches one of its blame rules is laid on that step;
+    else on the first of its steps whose calls differ or that another failed check names,
     else the first whose calls were not seen equal, else the first it exercises that makes no
-    call of its own, else its last; a check that also exercises a step another failed check
-    or a difference already names is explained by that one;
-  * a step fails when a difference or a failed check is laid on it; it passes when its calls
-    were seen equal or every check that exercises it passed; else it is not judged yet (an
-    earlier step fails first).
+    call of its own, else its last;
+  * a step fails when a difference or a failed check is laid on it. A step with evidence of
+    its own (a difference in a scenario not failed on an earlier step, or a message that names
+    it) stays failed; one failed only by default is not judged yet when another step has such
+    evidence or an earlier step fails. A step passes when its calls were seen equal or every
+    check that exercises it passed; else it is not judged yet.
 """
 import concurrent.futures
 import difflib
