@@ -942,7 +942,8 @@ def report(lab, lang, verdict, seconds, build_seconds):
         st = verdict.state[s.id]
         note = "" if st != "not judged" else "   (not judged yet: an earlier step fails)"
         out.append("  %-4s  %s / %s%s" % (mark[st], s.ko, s.en, note))
-    if verdict.other:
+    if verdict.other and verdict.first_failing() is None:
+        # Beside a failing step, a difference no step names is most often a consequence of it.
         out.append("  FAIL  다른 호출 / calls no step names (a close() on an error path, or what the "
                    "caller does with the result)")
     n = len(verdict.outcomes)
