@@ -193,41 +193,44 @@ ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]{1,6}\}|[0-7]{3})")
 LONG_LINE = 240
 
 
-def binary_excerpt(data):
-    """A short hex excerpt of bytes, with their length: '<N bytes: 8f 00 12 ... (hex)>'."""
-    head = " ".join("%02x" % b for b in data[:16])
-    return "<%d bytes: %s%s>" % (len(data), head, " ..." if len(data) > 16 else "")
+def binary_excerpt(tokens):
+    """A short hex excerpt of a payload with its length: '<N bytes: 8f 00 12 ... (hex)>';
+    `tokens` are two-digit hex strings, '??' for a byte the message had already replaced
+    (U+FFFD: not valid UTF-8)."""
+    head = " ".join(tokens[:16])
+    return "<%d bytes: %s%s>" % (len(tokens), head, " ..." if len(tokens) > 16 else "")
 
 
 def tidy_line(line):
     """A line of a failure message fit for a terminal: a payload of binary bytes (shown raw,
-    as U+FFFD, or as Debug escapes) becomes a short hex excerpt with its length, and a line
-    longer than LONG_LINE characters is cut, with its length said."""
+    as U+FFFD, or as Debug escapes) becomes a short hex excerpt with its length ('??': a byte
+    the message had already replaced), and a line longer than LONG_LINE characters is cut,
+    with its length said."""
     raw = [c for c in line if (ord(c) < 32 and c not in "\t") or c == "\ufffd"]
     escapes = ESCAPE.findall(line)
     if len(raw) + len(escapes) >= 8:
-        text = line
-        data = bytearray()
-        i = 0
-        while i < len(text):
-            e = ESCAPE.match(text, i)
+        firsts = [line.index(raw[0])] if raw else []
+        if escapes:
+            firsts.append(line.index(escapes[0]))
+        start = min(firsts)
+        prefix = line[:start][:80]
+        tokens, i = [], start
+        while i < len(line):
+            e = ESCAPE.match(line, i)
             if e:
                 tok = e.group(0)
                 if tok.startswith("\\x"):
-                    data.append(int(tok[2:], 16))
+                    tokens.append(tok[2:].lower())
                 elif tok.startswith("\\u"):
-                    data.extend(chr(int(tok[3:-1], 16)).encode("utf-8", "replace"))
+                    tokens.extend("%02x" % b for b in chr(int(tok[3:-1], 16)).encode("utf-8"))
                 else:
-                    data.append(int(tok[1:], 8) & 0xff)
+                    tokens.append("%02x" % (int(tok[1:], 8) & 0xff))
                 i = e.end()
                 continue
-            data.extend(text[i].encode("utf-8", "replace"))
+            c = line[i]
+            tokens.extend(["??"] if c == "\ufffd" else ["%02x" % b for b in c.encode("utf-8")])
             i += 1
-        start = min([line.index(c) for c in raw[:1]] + [line.index(escapes[0])] if escapes else
-                    [line.index(c) for c in raw[:1]])
-        prefix = line[:start][:80]
-        return prefix + binary_excerpt(bytes(data)[len(prefix.encode("utf-8", "replace")):]) \
-            + " (binary data)"
+        return prefix + binary_excerpt(tokens) + " (binary data)"
     if len(line) > LONG_LINE:
         return line[:LONG_LINE] + " ... (%d characters)" % len(line)
     return line
