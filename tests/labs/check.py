@@ -917,6 +917,8 @@ def wrap(label, text, width=None):
     """`label` then `text`, wrapped at spaces to the terminal's width (Korean counted in
     columns), the lines after the first indented under the text."""
     width = width or terminal_width()
+    if display_width(label + text) <= width:
+        return (label + text).rstrip()
     pad = " " * display_width(label)
     lines, cur = [], label
     for word in text.split(" "):
@@ -962,7 +964,9 @@ def report(lab, lang, verdict, seconds, build_seconds):
             if o.message:
                 lines = o.message.splitlines()
                 more = len(lines) - MESSAGE_LINES
-                out.append(indent("\n".join(lines[:MESSAGE_LINES])))
+                for l in lines[:MESSAGE_LINES]:
+                    lead = len(l) - len(l.lstrip(" "))
+                    out.append(wrap("      " + " " * lead, l.lstrip(" ")))
                 if more > 0:
                     out.append("      ... (%d more lines)" % more)
         if len(blamed) > SHOWN_FAILURES:
