@@ -892,11 +892,11 @@ def read_more(step):
                                              for m in step.man))
     refs = walkthrough_refs(step)
     if refs:
-        lines.append("read:     docs/walkthrough.md, section " + "; ".join(
-            "%s \"%s\"" % (n, plain(en)) for en, n, _ in refs))
         if all(ko for _, _, ko in refs):
             lines.append("읽을 곳:  docs/ko/walkthrough.md, " + "; ".join(
                 "%s절 \"%s\"" % (n, plain(ko)) for _, n, ko in refs))
+        lines.append("read:     docs/walkthrough.md, section " + "; ".join(
+            "%s \"%s\"" % (n, plain(en)) for en, n, _ in refs))
     if step.pitfall:
         lines.append("pitfall:  docs/pitfalls.md #%d (make pitfall N=%d)" % (step.pitfall, step.pitfall))
     return lines
@@ -974,8 +974,8 @@ def report(lab, lang, verdict, seconds, build_seconds):
         for d in verdict.diffs.get(step.id, [])[:1]:
             out.append("  system calls differ from the reference's:")
             out.append(d.show())
-        out.append(wrap("  hint:     ", step.hint_for(lang, "en")))
         out.append(wrap("  힌트:     ", step.hint_for(lang, "ko")))
+        out.append(wrap("  hint:     ", step.hint_for(lang, "en")))
         for l in read_more(step):
             label, text = re.match(r"^(.*?:\s+)(.*)$", l).groups()
             out.append(wrap("  " + label, text))
