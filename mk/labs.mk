@@ -1,6 +1,7 @@
 # The labs: write each chapter function yourself, in C or in Rust, checked by the project's
 # tests (docs/labs.md). Included by the Makefile (-include mk/*.mk).
-#   make lab                                  the 14 labs in order, each one's state, what next
+#   make lab                                  the 14 labs in order, each one's state now (done =
+#                                             your code passes as it is), the core track marked
 #   make lab-start LAB=function LANG=c|rust   the function's body in c_reference/ or src/
 #                                             becomes a skeleton: its steps' comments, a TODO each
 #   make lab-check LAB=function LANG=c|rust   its twin tests, its scenarios and their system calls
@@ -9,11 +10,15 @@
 #   make lab-watch LAB=function LANG=c|rust   lab-check on every save of the file
 #   make lab-solution LAB=function LANG=c|rust  the reference back; the attempt kept in build/labs/
 #   make lab-reset                            lab-solution for every lab in progress
-#   make labs-check                           every lab: the skeleton fails its check, the
-#                                             reference passes it, the working tree is left as
-#                                             found (part of make test)
+#   make labs-check                           every lab: the reference passes its check, the
+#                                             skeleton fails it, and each of the labs' own wrong
+#                                             answers (tests/labs/wrong.toml, at least one per
+#                                             step and language) fails at its own step; all built
+#                                             once in one variant tree; the working tree is left
+#                                             as found, no process outlives it (part of make test)
 #   make labs-validate                        the registry against the sources and docs (seconds)
-# The registry is tests/labs/labs.toml; the tool tests/labs/lab.py. Progress, the reference copies
+# The registry is tests/labs/labs.toml, the wrong answers tests/labs/wrong.toml; the tool
+# tests/labs/lab.py. Progress, the reference copies
 # and the attempts are in build/labs/ (make clean keeps it); builds in build/lab-work/.
 .PHONY: lab lab-start lab-check lab-watch lab-solution lab-reset labs-check labs-validate lab-args
 

@@ -4,27 +4,35 @@ with the reference's, and a verdict per chapter step.
 
 Two copies of the working tree (tests/tooling/tree.py), each with its own cargo target:
   build/lab-work/student    the reference tree with the student's function of this lab in it:
-                            its programs and its twin tests are the ones judged
-  build/lab-work/reference  every lab function back to the reference: its suite binary runs
-                            the scenarios (its own programs for the reference's traces, the
-                            student's through SUITE_PROGRAMS_DIR). With no lab in progress
-                            the working tree itself is the reference, and no copy is made.
+                            its programs and its twin tests are the ones judged; the suite
+                            binary is built here once and kept (build/lab-work/suite/) while
+                            the suite's own sources are unchanged: it runs the programs of a
+                            directory (SUITE_PROGRAMS_DIR), the student's and the reference's
+  build/lab-work/reference  every lab function back to the reference (the committed version
+                            when the student edited the file without make lab-start): its
+                            programs make the reference's traces
 The reference's traces are kept (build/lab-work/traces/) under a hash of the reference's
-sources, so a check after the first runs each scenario once, for the student only.
+sources, so a check after the first runs each scenario once, for the student only. Each test
+process runs in a session of its own; when it ends, everything of that session is killed and
+reaped (this process is the subreaper of orphans), so no process outlives a check.
 
-How a step is judged (labs.toml says which calls each step makes and which steps each check
-exercises):
+How a step is judged (labs.toml says which calls each step makes, which steps each check can
+blame, and which failure messages name a step):
   * calls: in each scenario the student's normalised trace is compared with the reference's
     (tests/trace/normalise.py), process by process; the steps of the calls the two have in
     common (aligned as diff aligns lines) are seen equal, and the call at the first difference
-    names the step that differs;
-  * checks: a failed check is laid on one step: the first of its steps whose calls differ,
+    (a forked child's, when the parent differs too) names the step that differs; how each
+    process ended (exit status, stderr lines that are none of the reference's messages, calls
+    on a closed fd) is compared too, and laid on the lab's `process` step;
+  * checks: a failed check whose message matches one of its blame rules is laid on that step;
+    else on the first of its steps whose calls differ or that another failed check names,
     else the first whose calls were not seen equal, else the first it exercises that makes no
-    call of its own, else its last; a check that also exercises a step another failed check
-    or a difference already names is explained by that one;
-  * a step fails when a difference or a failed check is laid on it; it passes when its calls
-    were seen equal or every check that exercises it passed; else it is not judged yet (an
-    earlier step fails first).
+    call of its own, else its last;
+  * a step fails when a difference or a failed check is laid on it. A step with evidence of
+    its own (a difference in a scenario not failed on an earlier step, or a message that names
+    it) stays failed; one failed only by default is not judged yet when another step has such
+    evidence or an earlier step fails. A step passes when its calls were seen equal or every
+    check that exercises it passed; else it is not judged yet.
 """
 import concurrent.futures
 import difflib
@@ -39,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 
 import labs
 import tree
@@ -74,27 +83,49 @@ class Outcome:
 # Trees and builds
 # ------------------------------------------------------------------------------------------
 
-class Reference:
-    """Where the reference is built: the working tree when no lab is in progress, else a copy
-    with every lab function put back."""
+# Each copy of the tree has a cargo target directory of its own: cargo names a path package's
+# artifacts by its path relative to the workspace (twins-<hash> is the same name in every
+# copy), so two copies sharing one target would overwrite each other's test binaries.
 
-    def __init__(self, files):
+
+def programs_of(root, lang, target):
+    """The programs of one language built from the tree at `root`."""
+    return tree.build_programs(root, lang, target)
+
+
+class Reference:
+    """The reference: a copy of the tree with every lab function put back (its reference copy
+    while a lab is in progress, else the committed or working tree's version), and its own
+    programs, for its traces. The suite binary runs any implementation's programs from a
+    directory, so a student's check builds it once in the student's copy (set_suite) and the
+    reference's traces use that one; `make labs-check` builds it here."""
+
+    def __init__(self, files, name="reference"):
         self.files = files
-        if files:
-            self.root = os.path.join(WORK, "reference", "tree")
-            self.target = os.path.join(WORK, "reference", "target")
-        else:
-            self.root, self.target = tree.ROOT, None
+        self.name = name
+        self.root = os.path.join(WORK, name, "tree")
+        self.target = os.path.join(WORK, name, "target")
         self._suite = None
+        self._programs = {}
+        self._lock = threading.Lock()
 
     def sync(self):
-        if self.files:
-            tree.sync(self.root, self.files)
+        tree.sync(self.root, self.files)
+
+    def set_suite(self, path):
+        self._suite = path
 
     def suite(self):
-        if self._suite is None:
-            self._suite = tree.build_suite(self.root, self.target)
-        return self._suite
+        with self._lock:
+            if self._suite is None:
+                self._suite = tree.build_suite(self.root, self.target)
+            return self._suite
+
+    def programs(self, lang):
+        with self._lock:
+            if lang not in self._programs:
+                self._programs[lang] = programs_of(self.root, lang, self.target)
+            return self._programs[lang]
 
     def twins(self):
         return tree.build_twins(self.root, self.target)
@@ -115,6 +146,7 @@ class Student:
     """A copy of the tree holding one version of the function under test, and its builds."""
 
     def __init__(self, name):
+        self.name = name
         self.root = os.path.join(WORK, name, "tree")
         self.target = os.path.join(WORK, name, "target")
 
@@ -122,15 +154,87 @@ class Student:
         tree.sync(self.root, files)
 
     def programs(self, lang):
-        return tree.build_programs(self.root, lang, self.target)
+        return programs_of(self.root, lang, self.target)
 
     def twins(self):
         return tree.build_twins(self.root, self.target)
+
+    def suite(self):
+        """The suite binary: built once in this copy and kept (build/lab-work/suite/) while the
+        suite's own sources are unchanged. It runs the programs of a directory, so an edit of
+        the function does not change it; rebuilt, it would recompile every C program set the
+        suite carries (tests/cprogs) after every C edit."""
+        h = hashlib.sha256()
+        for rel in sorted(tree.tracked_files(tree.ROOT)):
+            if rel.startswith(SUITE_SOURCES) and os.path.exists(os.path.join(self.root, rel)):
+                with open(os.path.join(self.root, rel), "rb") as f:
+                    h.update(rel.encode() + b"\0" + hashlib.sha256(f.read()).digest())
+        kept = os.path.join(WORK, "suite", "suite-" + h.hexdigest()[:16])
+        if not os.path.exists(kept):
+            built = tree.build_suite(self.root, self.target)
+            os.makedirs(os.path.dirname(kept), exist_ok=True)
+            for old in os.listdir(os.path.dirname(kept)):
+                os.remove(os.path.join(os.path.dirname(kept), old))
+            shutil.copy2(built, kept + ".tmp")
+            os.replace(kept + ".tmp", kept)
+        return kept
+
+
+# What the suite binary is built from, apart from the code under test.
+SUITE_SOURCES = ("tests/suite/", "tests/cprogs/", "tests/pitfalls/pitfalls.toml", "Cargo.toml",
+                 "Cargo.lock", "build.rs")
 
 
 # ------------------------------------------------------------------------------------------
 # Running tests
 # ------------------------------------------------------------------------------------------
+
+ESCAPE = re.compile(r"\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]{1,6}\}|[0-7]{3})")
+LONG_LINE = 240
+
+
+def binary_excerpt(tokens):
+    """A short hex excerpt of a payload with its length: '<N bytes: 8f 00 12 ... (hex)>';
+    `tokens` are two-digit hex strings, '??' for a byte the message had already replaced
+    (U+FFFD: not valid UTF-8)."""
+    head = " ".join(tokens[:16])
+    return "<%d bytes: %s%s>" % (len(tokens), head, " ..." if len(tokens) > 16 else "")
+
+
+def tidy_line(line):
+    """A line of a failure message fit for a terminal: a payload of binary bytes (shown raw,
+    as U+FFFD, or as Debug escapes) becomes a short hex excerpt with its length ('??': a byte
+    the message had already replaced), and a line longer than LONG_LINE characters is cut,
+    with its length said."""
+    raw = [c for c in line if (ord(c) < 32 and c not in "\t") or c == "\ufffd"]
+    escapes = ESCAPE.findall(line)
+    if len(raw) + len(escapes) >= 8:
+        firsts = [line.index(raw[0])] if raw else []
+        if escapes:
+            firsts.append(line.index(escapes[0]))
+        start = min(firsts)
+        prefix = line[:start][:80]
+        tokens, i = [], start
+        while i < len(line):
+            e = ESCAPE.match(line, i)
+            if e:
+                tok = e.group(0)
+                if tok.startswith("\\x"):
+                    tokens.append(tok[2:].lower())
+                elif tok.startswith("\\u"):
+                    tokens.extend("%02x" % b for b in chr(int(tok[3:-1], 16)).encode("utf-8"))
+                else:
+                    tokens.append("%02x" % (int(tok[1:], 8) & 0xff))
+                i = e.end()
+                continue
+            c = line[i]
+            tokens.extend(["??"] if c == "\ufffd" else ["%02x" % b for b in c.encode("utf-8")])
+            i += 1
+        return prefix + binary_excerpt(tokens) + " (binary data)"
+    if len(line) > LONG_LINE:
+        return line[:LONG_LINE] + " ... (%d characters)" % len(line)
+    return line
+
 
 def failure_message(out, limit=25):
     """The part of a libtest run's output that says why its test failed."""
@@ -153,13 +257,71 @@ def failure_message(out, limit=25):
         keep.pop()
     if len(keep) > limit:
         keep = keep[:limit] + ["... (%d more lines)" % (len(keep) - limit)]
-    return "\n".join(keep)
+    return "\n".join(tidy_line(l) for l in keep)
+
+
+def set_subreaper():
+    """Makes this process the reaper of every orphan among its descendants (prctl(2),
+    PR_SET_CHILD_SUBREAPER): a server child left running by a test (it never exits), or the
+    stracer that strace -DD detaches, becomes our child instead of init's, so that
+    Runner.cleanup can kill and reap it; nothing a check starts outlives the check."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def session_members(sid):
+    """The pids of the processes whose session is `sid` (/proc/PID/stat, field 6)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(name))
+    return out
+
+
+def reap_orphans(keep=()):
+    """Reaps every child of ours that has ended and is not one of `keep` (pids that
+    subprocess waits for itself): the orphans a subreaper inherits."""
+    me, mine = os.getpid(), os.getsid(0)
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) in keep:
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        # Only orphans of a test's session: the builds this process runs (make, cargo) are in
+        # its own session, and subprocess waits for them itself.
+        if int(fields[1]) == me and fields[0] == "Z" and int(fields[3]) != mine:
+            try:
+                os.waitpid(int(name), os.WNOHANG)
+            except ChildProcessError:
+                pass
 
 
 class Runner:
-    """Runs test processes, each in a process group of its own, so that one that overruns its
-    deadline, or every one still running when the answer is known, is killed with whatever it
-    started."""
+    """Runs test processes, each in a session of its own (start_new_session), so that one that
+    overruns its deadline, or every one still running when the answer is known, is killed with
+    whatever it started. Whatever a test started is killed when the test ends, however it ends:
+    the programs the suite starts lead process groups of their own, and strace -DD detaches,
+    but all stay in the test's session, so every process of that session is killed, and the
+    orphans among them (this process is their subreaper) are reaped."""
+
+    live = set()  # pids of every Runner's running test processes (not to be reaped by others)
+    live_lock = threading.Lock()
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -174,9 +336,11 @@ class Runner:
         with self.lock:
             if self.stopped:
                 return None, "", 0.0
-            p = subprocess.Popen(cmd, cwd=tree.ROOT, env=full, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, errors="replace",
-                                 start_new_session=True)
+            with Runner.live_lock:
+                p = subprocess.Popen(cmd, cwd=tree.ROOT, env=full, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, errors="replace",
+                                     start_new_session=True)
+                Runner.live.add(p.pid)
             self.running.add(p)
         try:
             out, _ = p.communicate(timeout=deadline)
@@ -185,9 +349,41 @@ class Runner:
             self.kill(p)
             out, _ = p.communicate()
             status = None
+        self.cleanup(p.pid)
         with self.lock:
             self.running.discard(p)
         return status, out, time.monotonic() - started
+
+    @staticmethod
+    def cleanup(sid):
+        """Kills what is left of the session `sid` (the test process has been waited for):
+        the programs first, then, once they are gone, the stracers that traced them (so their
+        traces end complete), and reaps the orphans."""
+        deadline = time.monotonic() + 3.0
+        while True:
+            left = session_members(sid)
+            tracers = [pid for pid in left if Runner.is_strace(pid)]
+            others = [pid for pid in left if pid not in tracers]
+            for pid in others if others else (tracers if time.monotonic() > deadline else []):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            with Runner.live_lock:
+                reap_orphans(Runner.live)
+            if not left:
+                break
+            time.sleep(0.02)
+        with Runner.live_lock:
+            Runner.live.discard(sid)
+
+    @staticmethod
+    def is_strace(pid):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                return f.read().strip() == "strace"
+        except OSError:
+            return False
 
     @staticmethod
     def kill(p):
@@ -195,6 +391,11 @@ class Runner:
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for pid in session_members(p.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def stop(self):
         """Kills every process still running; no new one starts."""
@@ -202,6 +403,49 @@ class Runner:
             self.stopped = True
             for p in self.running:
                 self.kill(p)
+
+
+def cleanup_selftest():
+    """Proves Runner's cleanup: a test process that leaves an orphan behind (a background
+    process whose parent has gone, as a server child that never exits) and one that overruns
+    its deadline leave nothing running and no zombie. Returns a problem, or None."""
+    set_subreaper()
+    runner = Runner()
+    sids = []
+    orphan = "(sleep 300 </dev/null >/dev/null 2>&1 &)"
+    for cmd, deadline in ((["sh", "-c", orphan + "; echo started"], 10),
+                          (["sh", "-c", orphan + "; exec sleep 300"], 1)):
+        holder = {}
+        real_cleanup = Runner.cleanup
+
+        def spy(sid, real=real_cleanup, holder=holder):
+            holder["sid"] = sid
+            holder["before"] = len(session_members(sid))
+            real(sid)
+        Runner.cleanup = staticmethod(spy)
+        try:
+            runner.run(cmd, {}, deadline)
+        finally:
+            Runner.cleanup = staticmethod(real_cleanup)
+        sids.append((holder.get("sid"), holder.get("before", 0)))
+    if sids[0][0] is None or sids[0][1] == 0:
+        return "cleanup self-test: the test process left nothing behind to clean up"
+    for sid, _ in sids:
+        left = session_members(sid)
+        if left:
+            return "cleanup self-test: processes %s of a finished test still run" % left
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me and fields[0] == "Z" and int(fields[3]) in \
+                    [sid for sid, _ in sids]:
+                return "cleanup self-test: zombie %s left unreaped" % name
+    return None
 
 
 def run_one(runner, cmd, env, what, deadline):
@@ -220,19 +464,22 @@ def run_one(runner, cmd, env, what, deadline):
     return status == 0, ("" if status == 0 else failure_message(out)), seconds
 
 
-def run_twin(runner, twins_bin, name, lang):
+def run_twin(runner, twins_bin, name, lang, extra=None):
+    env = {"RUST_BACKTRACE": "0"}
+    env.update(extra or {})
     return run_one(runner, [twins_bin, "--exact", "%s::%s" % (name, lang), "--test-threads", "1"],
-                   {"RUST_BACKTRACE": "0"}, "twin test %s" % name, TWIN_DEADLINE)
+                   env, "twin test %s" % name, TWIN_DEADLINE)
 
 
-def run_scenario(runner, suite_bin, name, lang, programs=None, strace_dir=None):
+def run_scenario(runner, suite_bin, name, lang, programs=None, strace_dir=None, extra=None):
     env = {"IMPL": lang, "SUITE_DEADLINE_SECS": str(SUITE_DEADLINE)}
+    env.update(extra or {})
     if programs:
         env["SUITE_PROGRAMS_DIR"] = programs
     if strace_dir:
         env["SUITE_STRACE_DIR"] = strace_dir
     return run_one(runner, [suite_bin, "--exact", "%s::%s" % (name, lang)], env,
-                   "scenario %s" % name, SUITE_DEADLINE + 10)
+                   "scenario %s" % name, SUITE_DEADLINE + 2)
 
 
 def trace_files(d, scenario):
@@ -252,17 +499,19 @@ def reference_traces(runner, ref, lang, scenarios, pool):
     """Starts the reference's scenarios that have no kept traces yet, on `pool`; returns
     (the traces' directory, the futures, {scenario: why} filled with any the reference itself
     failed, once the futures are done)."""
-    d = os.path.join(WORK, "traces", "%s-%s" % (lang, ref.key(lang)))
+    d = os.path.join(WORK, "traces", "%s-%s-%s" % (ref.name, lang, ref.key(lang)))
     os.makedirs(d, exist_ok=True)
     for old in os.listdir(os.path.dirname(d)):  # traces of an older reference
-        if re.match(r"^%s-[0-9a-f]{16}$" % lang, old) and old != os.path.basename(d):
+        if re.match(r"^%s-%s-[0-9a-f]{16}$" % (ref.name, lang), old) and \
+                old != os.path.basename(d):
             shutil.rmtree(os.path.join(os.path.dirname(d), old), ignore_errors=True)
     todo = [s for s in scenarios if not os.path.exists(os.path.join(d, s + ".done"))]
     errors = {}
 
     def one(s):
         tmp = tempfile.mkdtemp(prefix="tmp-%s-" % lang, dir=os.path.join(WORK, "traces"))
-        passed, msg, _ = run_scenario(runner, ref.suite(), s, lang, strace_dir=tmp)
+        passed, msg, _ = run_scenario(runner, ref.suite(), s, lang, ref.programs(lang),
+                                      strace_dir=tmp)
         if passed:
             for f in os.listdir(tmp):
                 os.replace(os.path.join(tmp, f), os.path.join(d, f))
@@ -362,6 +611,117 @@ class Difference:
         return "\n".join(rows)
 
 
+STRACE_LINE = re.compile(r"^(\d+)\s+(.*)$")
+
+
+def unescape(text):
+    """An strace string argument ("...\\n...") as text."""
+    try:
+        return bytes(text, "utf-8").decode("unicode_escape").encode("latin-1").decode(
+            "utf-8", "replace")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return text
+
+
+def process_facts(text):
+    """What the normalised trace leaves out about each process of a raw strace -f log:
+    {pid: {"exit": code, "killed by SIG..." or None, "stderr": [lines], "ebadf": [calls]}},
+    and the first pid (the program's own process)."""
+    facts, first = {}, None
+    for raw in text.splitlines():
+        m = STRACE_LINE.match(raw)
+        if not m:
+            continue
+        pid, rest = int(m.group(1)), m.group(2)
+        first = first if first is not None else pid
+        f = facts.setdefault(pid, {"exit": None, "stderr": [], "ebadf": []})
+        e = re.match(r"^\+\+\+ exited with (\d+) \+\+\+", rest)
+        if e:
+            f["exit"] = int(e.group(1))
+            continue
+        k = re.match(r"^\+\+\+ killed by (SIG\w+)", rest)
+        if k:
+            f["exit"] = "killed by " + k.group(1)
+            continue
+        w = re.match(r'^write\(2, "((?:[^"\\]|\\.)*)"', rest)
+        if w:
+            f["stderr"].extend(l for l in unescape(w.group(1)).splitlines() if l.strip())
+        b = re.match(r"^(\w+)\((.*)= -1 EBADF", rest)
+        if b:
+            f["ebadf"].append("%s(%s...) = -1 EBADF" % (b.group(1), b.group(2)[:20]))
+    return facts, first
+
+
+def message_key(line):
+    """A stderr line as the program's own message: what comes before its first ': ' (the
+    call that failed: 'accept', 'recv'), or the line with its numbers out."""
+    head = line.split(": ", 1)[0]
+    return head if head != line else re.sub(r"\d+", "N", line)
+
+
+class FactDifference:
+    """A difference in how a process of one program run ended or what it said on stderr,
+    which the normalised calls do not show: an exit status, a line on stderr that is not one
+    of the reference's messages in this scenario, a call on a closed fd (EBADF)."""
+
+    def __init__(self, scenario, program, what):
+        self.scenario, self.program, self.what = scenario, program, what
+
+    def show(self, width=58, context=3):
+        return "    %s in %s:\n    >> %s" % (self.program, self.scenario, self.what)
+
+
+def fact_differences(scenario, program, ref_text, mine_text):
+    """[FactDifference] of one program run (both raw strace logs)."""
+    rf, r0 = process_facts(ref_text)
+    mf, m0 = process_facts(mine_text)
+    out = []
+
+    def exits(facts, first, child):
+        return {f["exit"] for p, f in facts.items() if (p != first) == child and
+                f["exit"] is not None and f["exit"] != "killed by SIGKILL"}
+    for child, who in ((False, "the program"), (True, "a child process")):
+        extra = exits(mf, m0, child) - exits(rf, r0, child)
+        ref_exits = exits(rf, r0, child)
+        if extra and (child or ref_exits):
+            out.append(FactDifference(scenario, program, "%s %s (the reference's: %s)" % (
+                who, ", ".join(sorted("exited with status %s" % x if isinstance(x, int) else x
+                                      for x in map(str, extra))),
+                ", ".join(sorted(str(x) for x in ref_exits)) or "none ends on its own")))
+    ref_msgs = {message_key(l) for f in rf.values() for l in f["stderr"]}
+    for p, f in mf.items():
+        for line in f["stderr"]:
+            if message_key(line) not in ref_msgs:
+                out.append(FactDifference(scenario, program, "%s wrote \"%s\" on stderr, not one "
+                                          "of the reference's messages here" % (
+                                              "the program" if p == m0 else "a child process",
+                                              line[:100])))
+                break
+    ref_bad = {c.split("(")[0] for f in rf.values() for c in f["ebadf"]}
+    for p, f in mf.items():
+        bad = [c for c in f["ebadf"] if c.split("(")[0] not in ref_bad]
+        if bad:
+            out.append(FactDifference(scenario, program, "%s called %s on a closed fd: %s" % (
+                "the program" if p == m0 else "a child process", bad[0].split("(")[0], bad[0])))
+    return out
+
+
+def first_difference(ref, mine):
+    """The first difference of two runs (normalise.first_difference), except that when the
+    program's own process differs first and a forked child differs too, the child's: its calls
+    are few and fixed (close the listening socket, serve, exit), so a child that differs is
+    the mistake, and the parent's later accepts differ because of it (a child that goes back
+    to accept() takes connections the parent would have had)."""
+    at = normalise.first_difference(ref, mine)
+    if at is None or at[0] != 0:
+        return at
+    for p in range(1, min(len(ref), len(mine))):
+        d = normalise.first_difference([ref[p]], [mine[p]])
+        if d is not None:
+            return (p, d[1])
+    return at
+
+
 def compare_traces(lab, scenario, ref_dir, mine_dir):
     """-> (steps seen equal, [(step or None, Difference)]) for one scenario."""
     ok, diffs = set(), []
@@ -370,7 +730,7 @@ def compare_traces(lab, scenario, ref_dir, mine_dir):
         prog = key[0]
         load = lambda path: normalise.normalise(open(path, errors="replace").read()) if path else []
         ref, mine = load(ref_files.get(key)), load(my_files.get(key))
-        at = normalise.first_difference(ref, mine)
+        at = first_difference(ref, mine)
         mine_prog = prog in lab.programs
         for p, proc in enumerate(ref):
             if not mine_prog or p >= len(mine):
@@ -388,6 +748,10 @@ def compare_traces(lab, scenario, ref_dir, mine_dir):
             m = mine[p][i] if p < len(mine) and i < len(mine[p]) else None
             step = step_of_difference(lab, r, m, kind) if mine_prog else None
             diffs.append((step, Difference(scenario, prog, ref, mine, at)))
+        elif mine_prog and key in ref_files and key in my_files:
+            read = lambda path: open(path, errors="replace").read()
+            for d in fact_differences(scenario, prog, read(ref_files[key]), read(my_files[key])):
+                diffs.append((lab.process, d))
     return ok, diffs
 
 
@@ -416,16 +780,38 @@ class Verdict:
                 self.diffs.setdefault(step, []).append(d)
         seen_ok = trace_ok - set(self.diffs)
         self.blamed = {}  # step -> [Outcome]
+        # Steps with evidence of their own: calls that differ, or a failure message that names
+        # them (a blame rule). A failure laid on a step only by default may be a consequence
+        # of an earlier step's mistake.
+        self.direct = set()
+        culprit_of = {}
+        # Failures whose message names a step first (they are evidence), then the others,
+        # those that exercise fewer steps first.
+        named_step = lambda o: next((sid for rx, sid in o.check.blame
+                                     if rx.search(o.message or "")), None)
         failed = sorted([o for o in outcomes if o.passed is False],
-                        key=lambda o: len(o.check.steps))
+                        key=lambda o: (named_step(o) is None, len(o.check.steps)))
         for o in failed:
             steps = sorted(o.check.steps, key=order.index)
-            if any(s in self.diffs or s in self.blamed for s in steps):
+            named = next((sid for rx, sid in o.check.blame if rx.search(o.message or "")), None)
+            if named:
+                culprit = named
+                self.direct.add(named)
+            elif any(s in self.diffs or s in self.blamed for s in steps):
                 culprit = next(s for s in steps if s in self.diffs or s in self.blamed)
             else:
                 culprit = next((s for s in steps if s in traced and s not in seen_ok), None) \
                     or next((s for s in steps if s not in traced), None) or steps[-1]
             self.blamed.setdefault(culprit, []).append(o)
+            culprit_of[o.check.name] = culprit
+        # A difference in calls is evidence of its own step, unless its scenario failed and
+        # that failure is laid on an earlier step (the server that should have stopped at
+        # bind() went on: the calls after it differ because of the earlier mistake).
+        for step, ds in self.diffs.items():
+            for d in ds:
+                c = culprit_of.get(d.scenario)
+                if c is None or order.index(c) >= order.index(step):
+                    self.direct.add(step)
         self.state = {}
         for s in order:
             mine = [o for o in outcomes if s in o.check.steps]
@@ -434,6 +820,15 @@ class Verdict:
             elif s in seen_ok or (mine and all(o.passed for o in mine)):
                 self.state[s] = "pass"
             else:
+                self.state[s] = "not judged"
+        # A step whose failure has no evidence of its own (only a failed check laid on it by
+        # default) is not judged yet when another step has evidence of its own, or when an
+        # earlier step fails: that mistake explains it as well (a UDP socket fails every later
+        # step's checks; "Connected to" on stdout breaks a scenario that exercises connect()),
+        # and a teacher points at the mistake that is there.
+        failing = [s for s in order if self.state[s] == "FAIL"]
+        for s in failing:
+            if s not in self.direct and (self.direct & set(failing) or s != failing[0]):
                 self.state[s] = "not judged"
         self.skipped = [o for o in outcomes if o.passed is None]
 
@@ -504,14 +899,44 @@ def read_more(step):
                                              for m in step.man))
     refs = walkthrough_refs(step)
     if refs:
-        lines.append("read:     " + "; ".join(
-            "docs/%s, \"%s\"" % (page, plain(en)) for en, page, _ in refs))
         if all(ko for _, _, ko in refs):
             lines.append("읽을 곳:  " + "; ".join(
                 "docs/ko/%s, \"%s\"" % (page, plain(ko)) for _, page, ko in refs))
+        lines.append("read:     " + "; ".join(
+            "docs/%s, \"%s\"" % (page, plain(en)) for en, page, _ in refs))
     if step.pitfall:
         lines.append("pitfall:  docs/pitfalls.md #%d (make pitfall N=%d)" % (step.pitfall, step.pitfall))
     return lines
+
+
+def display_width(text):
+    """Columns `text` takes on a terminal: East Asian wide and full-width characters (Hangul)
+    take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def terminal_width():
+    """The terminal's width (COLUMNS, else the terminal's own, else 100), at least 60."""
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
+
+
+def wrap(label, text, width=None):
+    """`label` then `text`, wrapped at spaces to the terminal's width (Korean counted in
+    columns), the lines after the first indented under the text."""
+    width = width or terminal_width()
+    if display_width(label + text) <= width:
+        return (label + text).rstrip()
+    pad = " " * display_width(label)
+    lines, cur = [], label
+    for word in text.split(" "):
+        if cur.strip() and display_width(cur) + 1 + display_width(word) > width and \
+                cur != label:
+            lines.append(cur.rstrip())
+            cur = pad + word
+        else:
+            cur = cur + ("" if cur == label or cur.endswith(" ") else " ") + word
+    lines.append(cur.rstrip())
+    return "\n".join(lines)
 
 
 def indent(text, by="      "):
@@ -529,7 +954,8 @@ def report(lab, lang, verdict, seconds, build_seconds):
         st = verdict.state[s.id]
         note = "" if st != "not judged" else "   (not judged yet: an earlier step fails)"
         out.append("  %-4s  %s / %s%s" % (mark[st], s.ko, s.en, note))
-    if verdict.other:
+    if verdict.other and verdict.first_failing() is None:
+        # Beside a failing step, a difference no step names is most often a consequence of it.
         out.append("  FAIL  다른 호출 / calls no step names (a close() on an error path, or what the "
                    "caller does with the result)")
     n = len(verdict.outcomes)
@@ -545,7 +971,9 @@ def report(lab, lang, verdict, seconds, build_seconds):
             if o.message:
                 lines = o.message.splitlines()
                 more = len(lines) - MESSAGE_LINES
-                out.append(indent("\n".join(lines[:MESSAGE_LINES])))
+                for l in lines[:MESSAGE_LINES]:
+                    lead = len(l) - len(l.lstrip(" "))
+                    out.append(wrap("      " + " " * lead, l.lstrip(" ")))
                 if more > 0:
                     out.append("      ... (%d more lines)" % more)
         if len(blamed) > SHOWN_FAILURES:
@@ -553,9 +981,11 @@ def report(lab, lang, verdict, seconds, build_seconds):
         for d in verdict.diffs.get(step.id, [])[:1]:
             out.append("  system calls differ from the reference's:")
             out.append(d.show())
-        out.append("  hint:     " + step.hint_for(lang, "en"))
-        out.append("  힌트:     " + step.hint_for(lang, "ko"))
-        out.extend("  " + l for l in read_more(step))
+        out.append(wrap("  힌트:     ", step.hint_for(lang, "ko")))
+        out.append(wrap("  hint:     ", step.hint_for(lang, "en")))
+        for l in read_more(step):
+            label, text = re.match(r"^(.*?:\s+)(.*)$", l).groups()
+            out.append(wrap("  " + label, text))
     elif verdict.other:
         out.append("")
         out.append("calls that no step names differ from the reference's:")
@@ -596,23 +1026,26 @@ def save_durations(new):
         tree.write_atomically(DURATIONS, json.dumps(known, indent=0, sort_keys=True))
 
 
-def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_early=False):
+def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_early=False,
+               env=None, mine_dir=None, record=True):
     """Runs the lab's twin tests and scenarios against the student's build (twins_bin, the
     programs' directory); returns (outcomes, steps seen equal, differences, {scenario: why}
     for scenarios the reference itself failed). With stop_early: no traces, and as soon as one
-    check fails the others are stopped (their outcome is None)."""
+    check fails the others are stopped (their outcome is None). `env` is given to every test
+    process (and so to the programs and child roles it starts); the student's traces go to
+    `mine_dir`; `record` keeps each check's time for the order of the next run."""
     runner = Runner()
-    mine_dir = os.path.join(WORK, "traces", "student-%s" % lab.key(lang))
+    mine_dir = mine_dir or os.path.join(WORK, "traces", "student-%s" % lab.key(lang))
     shutil.rmtree(mine_dir, ignore_errors=True)
     os.makedirs(mine_dir)
     traces = traces and not stop_early
 
     def one(c):
         if c.kind == "twin":
-            passed, msg, sec = run_twin(runner, twins_bin, c.name, lang)
+            passed, msg, sec = run_twin(runner, twins_bin, c.name, lang, env)
         else:
             passed, msg, sec = run_scenario(runner, ref.suite(), c.name, lang, programs,
-                                            mine_dir if traces else None)
+                                            mine_dir if traces else None, env)
         if passed is False and stop_early:
             runner.stop()
         return Outcome(c, passed, msg, sec)
@@ -631,7 +1064,7 @@ def run_checks(lab, lang, twins_bin, programs, ref, pool, traces=True, stop_earl
         runner.stop()
         raise
     outcomes = [by_check[c] for c in lab.checks]
-    if not stop_early:
+    if record and not stop_early:
         save_durations({duration_key(lab, lang, o.check): o.seconds for o in outcomes})
     for f in ref_futures:
         f.result()

@@ -26,13 +26,16 @@ import concurrent.futures
 import hashlib
 import os
 import re
+import shutil
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import check  # noqa: E402
 import labs  # noqa: E402
 import tree  # noqa: E402
+import variants  # noqa: E402
 from labs import LANGS  # noqa: E402
 
 ROOT = tree.ROOT
@@ -51,46 +54,68 @@ def rel(path):
 # list
 # ------------------------------------------------------------------------------------------
 
-def lab_state(entry):
-    if entry.get("done"):
-        return "done"
+def lab_state(lab, lang, entry):
+    """(state, notes) of one lab now: `done` only while the student's code in the tree passes
+    its check as it is now (the last check passed on this very text)."""
+    first = entry.get("first_passed") or entry.get("done")
+    notes = []
     if entry.get("in_tree"):
-        return "in progress"
-    return "not started"
+        last = entry.get("last_check") or {}
+        try:
+            digest = function_digest(lab, lang, tree.read(lab.file(lang)))
+        except labs.Stale:
+            digest = None
+        if last.get("passed") and last.get("digest") == digest:
+            st = "done"
+        elif last and last.get("digest") != digest:
+            st = "in progress"
+            notes.append("edited since the last check (%s: %s)" % (last["when"],
+                                                                  last["summary"]))
+        else:
+            st = "in progress"
+            if last:
+                notes.append("last check %s: %s" % (last["when"], last["summary"]))
+        if first:
+            notes.append("first passed %s" % first)
+        return st, notes
+    if first:
+        return "passed", ["first passed %s; the reference is back in the file" % first]
+    if entry.get("solution_shown"):
+        return "solution", ["solution shown %s" % entry["solution_shown"]]
+    return "not started", notes
 
 
 def cmd_list(all_labs):
     state = labs.recover(labs.load_state(), all_labs)
-    print("Labs: write each chapter function yourself; the same tests judge it (docs/labs.md).\n")
-    print("  %-2s  %-26s %-5s %-12s %s" % ("#", "function", "lang", "state", ""))
-    n, nxt, current, last_lang = 0, None, None, "c"
+    core = labs.core()
+    print("Labs: write each chapter function yourself; the same tests judge it (docs/labs.md).")
+    print("핵심 과정 / core track: the three labs marked * (in this order); the others go "
+          "further (더 깊이).\n")
+    print("  %-2s  %-2s %-26s %-5s %-12s %s" % ("#", "", "function", "lang", "state", ""))
+    n, current = 0, None
+    rows = []
     for lab in all_labs:
         for lang in LANGS:
             n += 1
             e = state["labs"].get(lab.key(lang), {})
-            st = lab_state(e)
-            notes = []
-            if st == "done":
-                notes.append("passed %s" % e["done"])
+            st, notes = lab_state(lab, lang, e)
             if e.get("in_tree"):
-                notes.append("your code is in %s" % lab.file(lang))
+                notes.insert(0, "your code is in %s" % lab.file(lang))
                 if e.get("recovered"):
                     notes.append("its record was lost: the reference is git's committed version")
-                current = current or (lab, lang)
-                last_lang = lang
-                if e.get("last_check") and st != "done":
-                    notes.append("last check %s: %s" % (e["last_check"]["when"],
-                                                        e["last_check"]["summary"]))
+                if st != "done":
+                    current = current or (lab, lang)
             elif os.path.exists(labs.attempt_path(lab, lang)):
                 notes.append("attempt kept in %s" % rel(labs.attempt_path(lab, lang)))
-            print("  %-2d  %-26s %-5s %-12s %s" % (n, lab.function, LANGS[lang], st,
-                                                  "; ".join(notes)))
-    for lab in all_labs:
-        e = state["labs"].get(lab.key(last_lang), {})
-        if lab_state(e) == "not started":
-            nxt = (lab, last_lang)
-            break
+            mark = "*%d" % (core.index((lab.function, lang)) + 1) \
+                if (lab.function, lang) in core else ""
+            rows.append((lab, lang, st))
+            print("  %-2d  %-2s %-26s %-5s %-12s %s" % (n, mark, lab.function, LANGS[lang], st,
+                                                       "; ".join(notes)))
     print()
+    nxt = next(((lab, lang) for function, lang in core for lab, l2, st in rows
+                if lab.function == function and l2 == lang and st in ("not started",)), None) \
+        or next(((lab, lang) for lab, lang, st in rows if st == "not started"), None)
     if current:
         lab, lang = current
         print("next: edit %s, then   make lab-check LAB=%s LANG=%s   (or make lab-watch ...)" % (
@@ -103,7 +128,7 @@ def cmd_list(all_labs):
                                                           lab.teaches["en"]))
         print("      다음: %s" % lab.teaches["ko"])
     else:
-        print("every lab in %s is done." % LANGS[last_lang])
+        print("every lab is done.")
     return 0
 
 
@@ -128,6 +153,15 @@ def cmd_start(all_labs, lab, lang):
               % (path, lab.function, path))
         return 1
     reference = labs.reference_text(path, state)
+    head = committed(path)
+    if not any(v["file"] == path for v in labs.in_progress(state).values()) and \
+            head is not None and \
+            labs.function_text(lab, lang, head) != labs.function_text(lab, lang, current):
+        print("%s: %s differs from the committed version, and make lab-start would take your "
+              "edit for the reference.\n  Copy your function aside, git checkout %s, make "
+              "lab-start LAB=%s LANG=%s, then paste your code into the skeleton." % (
+                  path, lab.function, path, lab.function, lang))
+        return 1
     if labs.function_text(lab, lang, reference) != labs.function_text(lab, lang, current):
         print("%s: %s differs from its reference copy (%s); restore it first." % (
             path, lab.function, rel(labs.reference_copy(path))))
@@ -236,10 +270,13 @@ def build_both(student, student_files, ref, lang, programs=True):
     student.sync(student_files)
     ref.sync()
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        suite = pool.submit(ref.suite)
+        # The reference's programs (C: make, seconds; Rust: a build of its own) beside the
+        # student's builds, which share one cargo target: programs, twin tests, the suite.
+        ref_progs = pool.submit(ref.programs, lang)
         progs = student.programs(lang) if programs else None
         twins = student.twins()
-        suite.result()
+        ref.set_suite(student.suite())
+        ref_progs.result()
     return twins, progs, time.monotonic() - started
 
 
@@ -265,27 +302,56 @@ def compiler_errors(text, limit=40):
     return "\n".join(lines).rstrip()
 
 
+def function_digest(lab, lang, text):
+    return hashlib.sha256(labs.function_text(lab, lang, text).encode()).hexdigest()[:16]
+
+
+def committed(path):
+    """The committed version of a file (git show HEAD:path), or None."""
+    r = tree.run(["git", "show", "HEAD:%s" % path], ROOT)
+    return r.stdout if r.returncode == 0 else None
+
+
 def cmd_check(all_labs, lab, lang):
+    check.set_subreaper()
     state = labs.recover(labs.load_state(), all_labs)
-    key = lab.key(lang)
+    key, path = lab.key(lang), lab.file(lang)
     entry = state["labs"].get(key, {})
     mine = entry.get("in_tree")
-    print("lab %s (%s): %s" % (lab.function, LANGS[lang],
-                               "your code in %s" % lab.file(lang) if mine else
-                               "not started, so this checks the reference in %s" % lab.file(lang)))
-    ref = check.Reference(labs.reference_tree(all_labs, state))
+    reference_files = labs.reference_tree(all_labs, state)
+    student_files = labs.student_tree(all_labs, state, lab, lang)
+    if mine:
+        print("lab %s (%s): your code in %s" % (lab.function, LANGS[lang], path))
+    else:
+        head = committed(path)
+        now_text = tree.read(path)
+        edited = head is not None and \
+            labs.function_text(lab, lang, head) != labs.function_text(lab, lang, now_text)
+        if edited:
+            print("lab %s (%s): %s was edited without make lab-start, so your version is judged "
+                  "against the committed reference (git show HEAD:%s); your progress is not "
+                  "recorded.\n  To record it: copy your function aside, git checkout %s, make "
+                  "lab-start LAB=%s LANG=%s, and paste it into the skeleton."
+                  % (lab.function, LANGS[lang], path, path, path, lab.function, lang))
+            reference_files[path] = head
+            student_files[path] = now_text
+        else:
+            print("lab %s (%s): not started, so this checks the reference in %s" % (
+                lab.function, LANGS[lang], path))
+    ref = check.Reference(reference_files)
     student = check.Student("student")
     started = time.monotonic()
     try:
-        twins_bin, programs, build_s = build_both(
-            student, labs.student_tree(all_labs, state, lab, lang), ref, lang)
+        twins_bin, programs, build_s = build_both(student, student_files, ref, lang)
     except tree.BuildError as e:
         print("  the build fails, so no step can be judged yet:")
         print(check.indent(compiler_errors(str(e)), "    "))
         for s in lab.steps:
             print("  %-4s  %s / %s" % (" -- ", s.ko, s.en))
         if mine:
-            entry["last_check"] = {"when": labs.now(), "summary": "does not build"}
+            entry["last_check"] = {"when": labs.now(), "summary": "does not build",
+                                   "passed": False,
+                                   "digest": function_digest(lab, lang, tree.read(path))}
             state["labs"][key] = entry
             labs.save_state(state)
         return 1
@@ -299,17 +365,19 @@ def cmd_check(all_labs, lab, lang):
     verdict = check.Verdict(lab, outcomes, trace_ok, diffs)
     print(check.report(lab, lang, verdict, time.monotonic() - t0, build_s))
     print("(%.1f s in all)" % (time.monotonic() - started))
+    passed_now = verdict.passed() and not errors
     if mine:
         state = labs.load_state()
         entry = state["labs"].get(key, entry)
         passed = sum(1 for s in lab.steps if verdict.state[s.id] == "pass")
         entry["last_check"] = {"when": labs.now(), "summary": "%d/%d steps pass" % (
-            passed, len(lab.steps))}
-        if verdict.passed() and not errors:
-            entry.setdefault("done", labs.now())
+            passed, len(lab.steps)), "passed": passed_now,
+            "digest": function_digest(lab, lang, student_files[path])}
+        if passed_now:
+            entry.setdefault("first_passed", entry.pop("done", None) or labs.now())
         state["labs"][key] = entry
         labs.save_state(state)
-    return 0 if verdict.passed() and not errors else 1
+    return 0 if passed_now else 1
 
 
 def cmd_watch(all_labs, lab, lang):
@@ -347,109 +415,190 @@ def working_tree_snapshot():
     return out
 
 
-def prove_language(all_labs, lang, ref, log):
-    """For one language: every lab's skeleton fails its check; the reference passes every
-    lab's check. Returns a list of problems."""
-    problems = []
-    student = check.Student("proof-%s" % lang)
-    state = labs.load_state()
-    base = labs.reference_tree(all_labs, state)
-    # Half the pool of one check: the two languages are proved at once, beside make test's load.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=check.JOBS // 2) as pool:
-        # The reference passes: its own twins and programs, judged as a student's would be.
-        t = time.monotonic()
-        ref_twins = ref.twins()
-        ref_programs = os.path.join(ref.root, "build", "c") if lang == "c" else None
-        if lang == "c":
-            tree.build_programs(ref.root, "c")
-        else:
-            ref_programs = tree.build_programs(ref.root, "rust", ref.target)
-        for lab in all_labs:
-            outcomes, trace_ok, diffs, errors = check.run_checks(lab, lang, ref_twins,
-                                                                 ref_programs, ref, pool)
-            verdict = check.Verdict(lab, outcomes, trace_ok, diffs)
-            bad = [o.check.label() for o in outcomes if not o.passed] + \
-                ["trace of %s differs" % d.scenario for _, d in diffs] + \
-                ["the reference fails %s" % s for s in errors]
-            log("  reference  %-24s %-4s %s (%d checks)" % (
-                lab.function, LANGS[lang], "passes" if not bad and verdict.passed() else
-                "FAILS: " + "; ".join(bad), len(outcomes)))
-            if bad or not verdict.passed():
-                # What each failing check said, so that a failure in CI can be read from its log.
-                said = ["%s: %s" % (o.check.label(), "\n    ".join(
-                    o.message.strip().splitlines()[:check.MESSAGE_LINES]) or "(no message)")
-                    for o in outcomes if not o.passed]
-                problems.append("the reference fails lab %s (%s): %s%s" % (
-                    lab.function, LANGS[lang], "; ".join(bad),
-                    "".join("\n  " + m for m in said)))
-        log("  reference  %s: %.1f s" % (LANGS[lang], time.monotonic() - t))
-        # Each skeleton fails: built in a copy of the tree, checked up to its first failure.
-        for lab in all_labs:
-            t = time.monotonic()
-            path = lab.file(lang)
-            files = dict(base)
-            text = files.get(path) or tree.read(path)
-            files[path] = labs.skeleton(lab, lang, text)
-            try:
-                student.sync(files)
-                twins_bin = student.twins()
-                programs = student.programs(lang) if lab.scenarios() else None
-            except tree.BuildError as e:
-                problems.append("the skeleton of %s (%s) does not build:\n%s" % (
-                    lab.function, LANGS[lang], compiler_errors(str(e))))
-                log("  skeleton   %-24s %-4s DOES NOT BUILD" % (lab.function, LANGS[lang]))
-                continue
-            outcomes, _, _, _ = check.run_checks(lab, lang, twins_bin, programs, ref, pool,
-                                                 stop_early=True)
-            failed = [o for o in outcomes if o.passed is False]
-            # The report a student would get names a failing step, with its hint.
-            step = check.Verdict(lab, [o for o in outcomes if o.passed is not None], set(),
-                                 []).first_failing()
-            log("  skeleton   %-24s %-4s %s (%.1f s)" % (
-                lab.function, LANGS[lang], "fails: %s (%s)" % (failed[0].check.label(), step.en)
-                if failed and step else "PASSES every check", time.monotonic() - t))
-            if not failed:
-                problems.append("the skeleton of %s (%s) passes its check" % (
-                    lab.function, LANGS[lang]))
-            elif step is None or not step.hint_for(lang, "en") or not step.hint_for(lang, "ko"):
-                problems.append("the skeleton of %s (%s) fails, but the report names no step "
-                                "with a hint" % (lab.function, LANGS[lang]))
-    return problems
+PROVE_JOBS = 4      # variants judged at once
+PROVE_CHECKS = 8    # test processes at once, over all of them
 
 
-def cmd_prove(all_labs, langs):
+def expectation(lab, lang, variant, wrong):
+    """What a variant's check must show: the reference passes; the skeleton fails at a step
+    with a hint; a wrong answer fails, its first failing step is its own, and no step fails
+    but its own and those it names in `also`."""
+    if variant == "ref":
+        return "passes"
+    if variant == variants.SKELETON:
+        return "fails, at a step with its hint"
+    return "fails at %s" % wrong.step
+
+
+def judge_variant(lab, lang, variant, wrong, verdict, outcomes, errors):
+    """None when the variant's check shows what it must, else what it shows instead."""
+    failing = [s for s in lab.steps if verdict.state[s.id] == "FAIL"]
+    first = verdict.first_failing()
+    if errors:
+        return "the reference fails %s" % ", ".join(errors)
+    if variant == "ref":
+        if verdict.passed():
+            return None
+        bad = [o.check.label() for o in outcomes if not o.passed] + \
+            ["calls differ in %s" % d.scenario for ds in verdict.diffs.values() for d in ds] + \
+            ["%s" % d.show().strip() for d in verdict.other]
+        return "FAILS: " + "; ".join(bad)
+    if verdict.passed():
+        return "PASSES every check"
+    if first is None:
+        return "fails, but no step: only calls no step names differ"
+    if not first.hint_for(lang, "en") or not first.hint_for(lang, "ko"):
+        return "fails at %s, which has no hint" % first.id
+    if variant == variants.SKELETON:
+        return None
+    allowed = {wrong.step} | set(wrong.also)
+    if first.id != wrong.step:
+        return "fails at %s first, not at %s" % (first.id, wrong.step)
+    extra = [s.id for s in failing if s.id not in allowed]
+    if extra:
+        return "fails at %s, and at %s too" % (wrong.step, ", ".join(extra))
+    return None
+
+
+def cmd_prove(all_labs, langs, only_lab=None):
+    """Every lab in every language: the reference passes its whole check, the skeleton fails,
+    and every wrong answer of tests/labs/wrong.toml fails at its own step, all built once per
+    language in one variant tree (tests/labs/variants.py)."""
     started = time.monotonic()
+    check.set_subreaper()
     before = working_tree_snapshot()
     problems = validate(all_labs)
+    selftest = check.cleanup_selftest()
+    print("labs-check: no process outlives a check: %s" % (selftest or "proved (an orphan left "
+          "by a finished test and a test past its deadline: killed and reaped)"), flush=True)
+    if selftest:
+        problems.append(selftest)
     state = labs.load_state()
-    ref = check.Reference(labs.reference_tree(all_labs, state))
-    ref.sync()
-    ref.suite()
-    lines = []
+    wrongs = variants.load()
+    base = labs.reference_tree(all_labs, state)
+    files = variants.variant_tree(all_labs, base, wrongs)
+    ref = check.Reference(files, "variants")
+    try:
+        t = time.monotonic()
+        ref.sync()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            jobs = [pool.submit(ref.twins), pool.submit(ref.suite)] + \
+                [pool.submit(ref.programs, lang) for lang in langs]
+            twins_bin = jobs[0].result()
+            for j in jobs[1:]:
+                j.result()
+    except tree.BuildError as e:
+        print("the variant tree does not build:\n%s" % compiler_errors(str(e)))
+        return 1
+    print("labs-check: built the variants of %d labs (%d wrong answers) in %.0f s" % (
+        len(all_labs), len(wrongs), time.monotonic() - t), flush=True)
+    todo = []
+    for lab in all_labs:
+        if only_lab and lab.function not in only_lab.split(","):
+            continue
+        for lang in langs:
+            todo.append((lab, lang, "ref", None))
+            todo.append((lab, lang, variants.SKELETON, None))
+            for w in wrongs:
+                if w.lab == lab.function and w.lang == lang:
+                    todo.append((lab, lang, str(w.number), w))
+    results = []
+    lock = threading.Lock()
+    checks_pool = concurrent.futures.ThreadPoolExecutor(max_workers=PROVE_CHECKS)
+    # The reference's traces first, once per language, before the variants compare with them.
+    t = time.monotonic()
+    for lang in langs:
+        scenarios = sorted({c.name for lab in all_labs for c in lab.scenarios()})
+        _, futures, errs = check.reference_traces(check.Runner(), ref, lang, scenarios,
+                                                  checks_pool)
+        for f in futures:
+            f.result()
+        for s_name, why in errs.items():
+            problems.append("the reference fails %s (%s): %s" % (s_name, LANGS[lang], why))
+    print("labs-check: the reference's traces in %.0f s" % (time.monotonic() - t), flush=True)
 
-    def log(line):
-        lines.append(line)
-        print(line, flush=True)
-    if len(langs) == 2:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [pool.submit(prove_language, all_labs, lang, ref, log) for lang in langs]
-            for f in futures:
-                problems.extend(f.result())
-    else:
-        problems.extend(prove_language(all_labs, langs[0], ref, log))
+    def one(job):
+        lab, lang, variant, wrong = job
+        t0 = time.monotonic()
+        env = {variants.VARIANT_ENV: variants.variant_name(lab.function, variant)}
+        mine = os.path.join(check.WORK, "traces", "prove-%s-%s-%s" % (lab.function, lang,
+                                                                       variant))
+        outcomes, trace_ok, diffs, errors = check.run_checks(
+            lab, lang, twins_bin, ref.programs(lang), ref, checks_pool, env=env,
+            mine_dir=mine, record=False)
+        shutil.rmtree(mine, ignore_errors=True)
+        verdict = check.Verdict(lab, outcomes, trace_ok, diffs)
+        wrong_why = judge_variant(lab, lang, variant, wrong, verdict, outcomes, errors)
+        first = verdict.first_failing()
+        name = "reference" if variant == "ref" else variant if variant == variants.SKELETON \
+            else "wrong #%s" % variant
+        line = "  %-4s %-24s %-4s %-10s %s%s (%.1f s)" % (
+            "ok" if wrong_why is None else "BAD", lab.function, LANGS[lang], name,
+            "" if wrong is None else wrong.what + ": ",
+            ("passes" if verdict.passed() else "fails at %s" % (first.id if first else "?"))
+            if wrong_why is None else wrong_why + "; expected: " +
+            expectation(lab, lang, variant, wrong), time.monotonic() - t0)
+        with lock:
+            print(line, flush=True)
+            results.append((job, wrong_why, verdict))
+            if wrong_why is not None:
+                said = ["%s: %s" % (o.check.label(), "\n      ".join(
+                    o.message.strip().splitlines()[:check.MESSAGE_LINES]) or "(no message)")
+                    for o in outcomes if o.passed is False]
+                for st in lab.steps:
+                    if verdict.state[st.id] != "FAIL":
+                        continue
+                    said.append("evidence for %s: %s" % (st.id, "; ".join(
+                        ["calls differ in %s" % d.scenario for d in verdict.diffs.get(st.id, [])] +
+                        ["%s %s" % (o.check.label(), "(named)" if st.id in verdict.direct
+                                    else "(default)") for o in verdict.blamed.get(st.id, [])])))
+                problems.append("%s %s %s: %s%s" % (lab.function, LANGS[lang], name, wrong_why,
+                                                    "".join("\n    " + m for m in said)))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=PROVE_JOBS) as pool:
+            # Slow ones first: the references (every check runs to its end).
+            for f in [pool.submit(one, j) for j in sorted(todo, key=lambda j: j[2] != "ref")]:
+                f.result()
+    finally:
+        checks_pool.shutdown()
     after = working_tree_snapshot()
     if after != before:
         changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
         problems.append("the working tree changed: %s" % ", ".join(changed))
+    strays = stray_processes((ref.root, ref.target))
+    if strays:
+        problems.append("processes left running after the checks: %s" % ", ".join(strays))
     for p in problems:
         print("problem: " + p)
-    n = len(all_labs) * len(langs)
-    print("labs-check: %d labs (%s): skeleton fails, reference passes; working tree %s; "
-          "%d problem%s; %.0f s" % (n, " and ".join(LANGS[l] for l in langs),
-                                    "unchanged" if after == before else "CHANGED",
-                                    len(problems), "" if len(problems) == 1 else "s",
-                                    time.monotonic() - started))
+    nwrong = {lang: sum(1 for w in wrongs if w.lang == lang) for lang in langs}
+    covered = {lang: len({(w.lab, w.step) for w in wrongs if w.lang == lang}) for lang in langs}
+    print("labs-check: %d labs (%s); wrong answers: %s; steps: %d; working tree %s; "
+          "stray processes: %d; %d problem%s; %.0f s" % (
+              len(all_labs) * len(langs), " and ".join(LANGS[l] for l in langs),
+              ", ".join("%d in %s covering %d steps" % (nwrong[l], LANGS[l], covered[l])
+                        for l in langs),
+              sum(len(l.steps) for l in all_labs), "unchanged" if after == before else "CHANGED",
+              len(strays), len(problems), "" if len(problems) == 1 else "s",
+              time.monotonic() - started))
     return 1 if problems else 0
+
+
+def stray_processes(roots):
+    """Processes still running from the programs or tests built under `roots` (a server child
+    that never exited)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            exe = os.readlink("/proc/%s/exe" % name)
+            with open("/proc/%s/stat" % name) as f:
+                zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            continue
+        if exe.startswith(tuple(r + os.sep for r in roots)) and not zombie:
+            out.append("%s (%s)" % (name, os.path.relpath(exe, ROOT)))
+    return out
 
 
 def validate(all_labs):
@@ -476,7 +625,12 @@ def validate(all_labs):
         ids = [s.id for s in lab.steps]
         if len(set(ids)) != len(ids):
             problems.append("%s: a step id is used twice" % where)
+        chapter_code = "".join(tree.read(os.path.join("c_reference", "chapter", f))
+                               for f in os.listdir(os.path.join(ROOT, "c_reference", "chapter")))
         for s in lab.steps:
+            if s.chapter and "// " + s.chapter not in chapter_code:
+                problems.append("%s step %s: the chapter heading %r is not in "
+                                "c_reference/chapter/" % (where, s.id, s.chapter))
             for words in ("en", "ko"):
                 if not s.hint.get(words, "").strip():
                     problems.append("%s step %s: no %s hint" % (where, s.id, words))
@@ -517,7 +671,20 @@ def validate(all_labs):
                 problems.append("%s: no scenario %s in tests/suite" % (where, c.name))
         if not lab.scenarios() or not lab.twins():
             problems.append("%s: needs twin tests and scenarios" % where)
+        if lab.process is not None and lab.process not in ids:
+            problems.append("%s: process = '%s' names no step" % (where, lab.process))
+        for c in lab.checks:
+            for rx, sid in c.blame:
+                if sid not in c.steps:
+                    problems.append("%s: %s blames step '%s', not one of its steps" % (
+                        where, c.label(), sid))
     problems.extend(validate_docs(all_labs, state))
+    try:
+        texts = {lab.file(lang): labs.reference_text(lab.file(lang), state)
+                 for lab in all_labs for lang in LANGS}
+        problems.extend(variants.validate(all_labs, variants.load(), texts))
+    except (KeyError, ValueError) as e:
+        problems.append("tests/labs/wrong.toml: %s" % e)
     return problems
 
 
@@ -573,6 +740,7 @@ def main():
     sub.add_parser("reset")
     p = sub.add_parser("prove")
     p.add_argument("--only", choices=list(LANGS))
+    p.add_argument("--lab", help="prove these labs only (functions, comma-separated)")
     sub.add_parser("validate")
     args = ap.parse_args()
     all_labs = labs.load()
@@ -581,7 +749,7 @@ def main():
     if args.cmd == "reset":
         return cmd_reset(all_labs)
     if args.cmd == "prove":
-        return cmd_prove(all_labs, [args.only] if args.only else list(LANGS))
+        return cmd_prove(all_labs, [args.only] if args.only else list(LANGS), args.lab)
     if args.cmd == "validate":
         return cmd_validate(all_labs)
     if not args.function:

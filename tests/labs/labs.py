@@ -42,6 +42,7 @@ class Step:
         self.en = d["en"]
         self.ko = d["ko"]
         self.comments = d.get("comments", [])
+        self.chapter = d.get("chapter")
         self.man = d.get("man", [])
         self.walkthrough = d.get("walkthrough")
         self.pitfall = d.get("pitfall")
@@ -63,6 +64,8 @@ class Check:
         self.kind = "twin" if "twin" in d else "suite"
         self.name = d.get("twin") or d.get("suite")
         self.steps = d["steps"]
+        # What its failure message says about the step: [(regex, step id)], first match wins.
+        self.blame = [(re.compile(b["match"]), b["step"]) for b in d.get("blame", [])]
 
     def label(self):
         return "%s %s" % (self.kind, self.name)
@@ -76,6 +79,14 @@ class Lab:
         self.teaches = d["teaches"]
         self.steps = [Step(s, i + 1) for i, s in enumerate(d["step"])]
         self.checks = [Check(c) for c in d["check"]]
+        # [[lab.blame]]: rules for every check of the lab that exercises the rule's step.
+        for b in d.get("blame", []):
+            for c in self.checks:
+                if b["step"] in c.steps:
+                    c.blame.append((re.compile(b["match"]), b["step"]))
+        # The step blamed for how a process of its programs ends (exit status, a stray stderr
+        # line, a call on a closed fd), when the calls themselves do not differ.
+        self.process = d.get("process")
 
     def file(self, lang):
         return self.where[lang]["file"]
@@ -99,6 +110,12 @@ class Lab:
 def load():
     with open(REGISTRY, "rb") as f:
         return [Lab(d) for d in tomllib.load(f)["lab"]]
+
+
+def core():
+    """The core track: [(function, lang)] in order (labs.toml `core`)."""
+    with open(REGISTRY, "rb") as f:
+        return [tuple(x.split()) for x in tomllib.load(f).get("core", [])]
 
 
 def find(labs, function):
@@ -253,6 +270,9 @@ def skeleton(lab, lang, text):
     ind = "    "
     out = []
     for step in lab.steps:
+        if step.chapter:
+            out.append(ind + ("/* 챕터: %s */" % step.chapter if lang == "c" else
+                              "// 챕터: %s" % step.chapter))
         for c in found[step.id]:
             base = len(c.lines[0]) - len(c.lines[0].lstrip())
             for line in c.lines:

@@ -634,6 +634,108 @@ fn full_listener() -> FullListener {
 }
 
 // =============================================================================================
+// Calls made to fail or to fall short on purpose (this binary's own `send` and `select`)
+// =============================================================================================
+//
+// The functions under test call `send` and `select` through the dynamic symbol of that name;
+// this executable defines both, so the C library (`chapter_c`) and the Rust port (libc crate)
+// reach these, which forward to the C library's own (dlsym RTLD_NEXT) unless a test armed them:
+// * SHORT_SENDS: the next send()s of more than one byte write only the first half and return
+//   that count, as a blocking send() does when a caught signal interrupts it after part of the
+//   data was queued (send(2), signal(7): "a partial success").
+// * STRICT_SELECT (this thread only): select() refuses a timeout whose tv_usec is not in
+//   0..1000000 with EINVAL, as POSIX allows (select(2), ERRORS; glibc and Linux normalise such
+//   a value instead, which hides the mistake), and records the timeval it was given.
+
+/// How many more send() calls are cut to half (a child role arms it; 0 = none).
+static SHORT_SENDS: AtomicUsize = AtomicUsize::new(0);
+/// What the last cut send() wrote.
+static SHORT_SENT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static STRICT_SELECT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static SELECT_TIMEOUTS: std::cell::RefCell<Vec<(libc::time_t, libc::suseconds_t)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The C library's definition of `name` (the next one after this executable's).
+fn next_symbol(name: &std::ffi::CStr) -> *mut libc::c_void {
+    // SAFETY: RTLD_NEXT with a NUL-terminated name; the result is checked below.
+    let f = unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr()) };
+    assert!(!f.is_null(), "dlsym({name:?}) found nothing");
+    f
+}
+
+type SendFn = unsafe extern "C" fn(c_int, *const libc::c_void, usize, c_int) -> isize;
+type SelectFn = unsafe extern "C" fn(
+    c_int,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *mut libc::timeval,
+) -> c_int;
+
+/// `send(2)`, cut to half while [`SHORT_SENDS`] is armed, else the C library's.
+///
+/// # Safety
+/// As `send(2)`: `buf` is readable for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn send(
+    fd: c_int,
+    buf: *const libc::c_void,
+    len: usize,
+    flags: c_int,
+) -> isize {
+    static REAL: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let real = *REAL.get_or_init(|| next_symbol(c"send") as usize);
+    // SAFETY: the C library's `send`, found by dlsym, has this signature.
+    let real: SendFn = unsafe { mem::transmute::<usize, SendFn>(real) };
+    let mut len = len;
+    let cut = len > 1
+        && SHORT_SENDS
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+    if cut {
+        len /= 2;
+    }
+    // SAFETY: the caller's arguments, with a length no longer than theirs.
+    let sent = unsafe { real(fd, buf, len, flags) };
+    if cut {
+        SHORT_SENT.store(sent.max(0) as usize, SeqCst);
+    }
+    sent
+}
+
+/// `select(2)`, checking the timeout's range on a thread that armed [`STRICT_SELECT`].
+///
+/// # Safety
+/// As `select(2)`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn select(
+    nfds: c_int,
+    r: *mut libc::fd_set,
+    w: *mut libc::fd_set,
+    e: *mut libc::fd_set,
+    timeout: *mut libc::timeval,
+) -> c_int {
+    static REAL: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let real = *REAL.get_or_init(|| next_symbol(c"select") as usize);
+    // SAFETY: the C library's `select`, found by dlsym, has this signature.
+    let real: SelectFn = unsafe { mem::transmute::<usize, SelectFn>(real) };
+    if STRICT_SELECT.with(|s| s.get()) && !timeout.is_null() {
+        // SAFETY: a non-null timeout points to the caller's timeval.
+        let tv = unsafe { *timeout };
+        SELECT_TIMEOUTS.with(|t| t.borrow_mut().push((tv.tv_sec, tv.tv_usec)));
+        if !(0..1_000_000).contains(&tv.tv_usec) || tv.tv_sec < 0 {
+            set_errno(Errno(libc::EINVAL));
+            return -1;
+        }
+    }
+    // SAFETY: the caller's arguments.
+    unsafe { real(nfds, r, w, e, timeout) }
+}
+
+// =============================================================================================
 // Child roles: this test binary re-executed, the role picked up before main
 // =============================================================================================
 
@@ -694,6 +796,10 @@ fn run_role<I: Chapter>(role: &OsStr) -> c_int {
         Some("server_loop") => role_server_loop::<I>(),
         Some("first_perror") => role_first_perror::<I>(),
         Some("server_loop_eintr") => role_server_loop_eintr::<I>(),
+        Some("server_loop_flush") => role_server_loop_flush::<I>(),
+        Some("http_short_send") => role_http_short_send::<I>(),
+        Some("signals_fail") => role_signals_fail::<I>(),
+        Some("handle_client_log") => role_handle_client_log::<I>(),
         _ => {
             eprintln!("unknown role {role:?}");
             91
@@ -874,6 +980,57 @@ fn create_tcp_server_port_held_without_so_reuseport_is_eaddrinuse<I: Chapter>() 
     );
 }
 
+fn create_tcp_server_binds_the_port_it_is_given<I: Chapter>() {
+    // A port whose two bytes differ (so the same number in host byte order is another port),
+    // held meanwhile by a socket with SO_REUSEPORT, bound and not listening: no other test can
+    // take it, and create_tcp_server, which sets SO_REUSEPORT too, may bind it beside.
+    let (holder, port) = loop {
+        // SAFETY: plain syscall with constant arguments.
+        let holder = Fd::new(
+            unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) },
+            "socket",
+        );
+        set_sockopt_int(
+            holder.raw(),
+            libc::SOL_SOCKET,
+            libc::SO_REUSEPORT,
+            1,
+            "SO_REUSEPORT",
+        );
+        let addr = to_sockaddr(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0));
+        // SAFETY: `addr` is a live sockaddr_in and its size is passed with it.
+        let rc = unsafe {
+            libc::bind(
+                holder.raw(),
+                (&raw const addr).cast::<sockaddr>(),
+                SOCKADDR_IN_LEN,
+            )
+        };
+        assert_eq!(rc, 0, "bind the holder: {}", io::Error::last_os_error());
+        let port = local_addr(holder.raw()).port();
+        if port.swap_bytes() != port {
+            break (holder, port);
+        }
+    };
+    // SAFETY: NUL-terminated literal.
+    let fd = Fd::new(
+        unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), port) },
+        "create_tcp_server(127.0.0.1, port)",
+    );
+    let got = local_addr(fd.raw()).port();
+    assert!(
+        got == port,
+        "asked for port {port}, it listens on port {got}{}",
+        if got == port.swap_bytes() {
+            ": the port's two bytes swapped, the port was given in host byte order; \
+             sin_port must be htons(port), network byte order"
+        } else {
+            ""
+        }
+    );
+    drop(holder);
+}
+
 fn create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport<I: Chapter>() {
     // SAFETY: NUL-terminated literal.
     let first = Fd::new(
@@ -986,6 +1143,7 @@ twin_test!(
     create_tcp_server_port_held_without_so_reuseport_is_eaddrinuse,
     create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport,
     create_tcp_server_time_wait_rebinds_with_either_reuse_option_not_with_neither,
+    create_tcp_server_binds_the_port_it_is_given,
 );
 
 // =============================================================================================
@@ -1655,6 +1813,82 @@ fn tcp_server_loop_forks_per_client_and_leaves_no_zombies<I: Chapter>() {
 
 twin_test!(tcp_server_loop_forks_per_client_and_leaves_no_zombies);
 
+/// Child role `server_loop_flush`: the server of `echo_server` as the chapter's own `main` runs
+/// it, stdout a pipe and left fully buffered (no setvbuf), with text still in the stdout buffer
+/// when `tcp_server_loop` starts: a partial line written through the implementation's own
+/// stdio (C `printf`, Rust `print!`; Rust's line-buffered stdout keeps a partial line too).
+/// A child forked with that text in its buffer writes it again when it exits.
+fn role_server_loop_flush<I: Chapter>() -> c_int {
+    // SAFETY: NUL-terminated literal.
+    let fd = unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), 0) };
+    if fd < 0 {
+        return 40;
+    }
+    if I::NAME == "c" {
+        // SAFETY: a NUL-terminated format without conversions.
+        unsafe { libc::printf(c"twins-unflushed;".as_ptr()) };
+    } else {
+        print!("twins-unflushed;");
+    }
+    let line = format!("twins-port {}\n", local_addr(fd).port());
+    // SAFETY: a live buffer and its length; one write, so the line arrives whole.
+    unsafe { libc::write(2, line.as_ptr().cast(), line.len()) };
+    // SAFETY: `fd` listens; single-threaded, so the per-client fork is sound.
+    unsafe { I::tcp_server_loop(fd) };
+    41
+}
+
+fn tcp_server_loop_flushes_stdout_before_fork_in_a_child<I: Chapter>() {
+    let child = role_command::<I>("server_loop_flush", None)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the server role");
+    let mut child = ChildGuard(child);
+    let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read stderr");
+    let port: u16 = line
+        .trim()
+        .strip_prefix("twins-port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port from the server role; stderr: {line}"));
+    let mut stdout = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut seen = String::new();
+    // Two clients, one after the other; each child writes its log when it exits.
+    for (i, msg) in [b"first".as_slice(), b"second".as_slice()]
+        .iter()
+        .enumerate()
+    {
+        let mut c = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect");
+        c.set_read_timeout(Some(FAILSAFE)).expect("timeout");
+        echo_once(&mut c, msg);
+        drop(c);
+        while seen.matches("connection closed").count() <= i {
+            let mut l = String::new();
+            assert!(
+                stdout.read_line(&mut l).expect("read stdout") > 0,
+                "the server's stdout ended before client {} was logged; so far: {seen:?}",
+                i + 1
+            );
+            seen.push_str(&l);
+        }
+    }
+    drop(child); // the server process, killed; its two children have exited
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    seen.push_str(&rest);
+    let n = seen.matches("twins-unflushed;").count();
+    assert!(
+        n <= 1,
+        "text that was in the server's stdout buffer before fork() came out {n} times, once \
+         per child: stdout is not flushed before fork() (fflush(stdout)), so each child \
+         inherits the buffer and writes it again when it exits. stdout: {seen:?}"
+    );
+}
+
+twin_test!(tcp_server_loop_flushes_stdout_before_fork_in_a_child);
+
 extern "C" fn ignore_usr1(_: c_int) {}
 
 /// Child role `server_loop_eintr`: `server_loop` with a SIGUSR1 handler installed WITHOUT
@@ -1797,6 +2031,48 @@ fn simple_http_client_writes_the_whole_response_to_fd_1_in_a_child<I: Chapter>()
     want.push(b'\n');
     assert_same_bytes(&out.stdout, &want, "stdout of simple_http_client");
 }
+
+/// Child role `http_short_send`: as `http`, with the first send() of the process cut to half
+/// (see [`SHORT_SENDS`]).
+fn role_http_short_send<I: Chapter>() -> c_int {
+    SHORT_SENDS.store(1, SeqCst);
+    let code = role_http::<I>();
+    eprintln!("twins-short-send {}", SHORT_SENT.load(SeqCst));
+    code
+}
+
+fn simple_http_client_sends_the_rest_after_a_short_send_in_a_child<I: Chapter>() {
+    let response = b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n".to_vec();
+    let (port, responder) = http_responder(response);
+    let out = run_role_to_end::<I>("http_short_send", Some(port));
+    let request = responder.join().expect("responder");
+    let want =
+        format!("GET /twins?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    let cut: usize = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("twins-short-send "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        cut == 0 || request.len() != cut,
+        "the server received {} of the request's {} bytes: the first send() wrote only part of \
+         it (as it does when a signal interrupts it after some bytes were queued), and send() \
+         was not called again for the rest: send in a loop until every byte is out.\n\
+         received: {:?}\n{}",
+        request.len(),
+        want.len(),
+        String::from_utf8_lossy(&request),
+        explain(&out)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&request),
+        want,
+        "request on the wire"
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+}
+
+twin_test!(simple_http_client_sends_the_rest_after_a_short_send_in_a_child);
 
 fn simple_http_client_to_a_closed_port_is_econnrefused<I: Chapter>() {
     let closed = closed_port();
@@ -2150,3 +2426,253 @@ twin_test!(
     write_all_reports_ebadf_and_epipe,
     write_all_retries_eintr_and_partial_writes,
 );
+
+fn tcp_connect_nonblocking_gives_select_a_timeval_in_range<I: Chapter>() {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    let port = listener.local_addr().expect("local_addr").port();
+    STRICT_SELECT.with(|s| s.set(true));
+    SELECT_TIMEOUTS.with(|t| t.borrow_mut().clear());
+    set_errno(Errno(0));
+    // SAFETY: NUL-terminated literal.
+    let rc = unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), port, 1500) };
+    let e = errno().0;
+    STRICT_SELECT.with(|s| s.set(false));
+    let seen = SELECT_TIMEOUTS.with(|t| t.borrow().clone());
+    if rc > 2 {
+        drop(Fd(rc));
+    }
+    let bad = seen.iter().find(|(_, us)| !(0..1_000_000).contains(us));
+    assert!(
+        bad.is_none(),
+        "select() was given the timeout {{tv_sec = {}, tv_usec = {}}} for 1500 ms: tv_usec \
+         must be below 1000000 (select(2): EINVAL), so 1500 ms is {{1, 500000}}: tv_sec = \
+         ms / 1000, tv_usec = (ms % 1000) * 1000. (rc {rc}, errno {})",
+        bad.map_or(0, |b| b.0),
+        bad.map_or(0, |b| b.1),
+        describe(e)
+    );
+    assert!(rc >= 0, "tcp_connect_nonblocking: rc {rc}, {}", describe(e));
+    if let Some(&(sec, usec)) = seen.first() {
+        assert_eq!(
+            (sec, usec),
+            (1, 500_000),
+            "the timeout given to select() for 1500 ms"
+        );
+    }
+}
+
+twin_test!(tcp_connect_nonblocking_gives_select_a_timeval_in_range);
+
+/// Child role `signals_fail`: `setup_signal_handlers()` with every `rt_sigaction` call for the
+/// signal in [`PORT_ENV`] failing with EINVAL (a seccomp filter, seccomp(2)); the function's
+/// report of it, on stderr, is what the parent checks.
+fn role_signals_fail<I: Chapter>() -> c_int {
+    let sig = u32::from(role_port());
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xc000_00b7; // AUDIT_ARCH_AARCH64
+    let stmt = |code: u16, k: u32| libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let ld = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    let ret = (libc::BPF_RET | libc::BPF_K) as u16;
+    // struct seccomp_data: nr at 0, arch at 4, args[0] at 16 (its low half, little-endian).
+    let mut filter = [
+        stmt(ld, 4),
+        jeq(AUDIT_ARCH, 1, 0),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(ld, 0),
+        jeq(libc::SYS_rt_sigaction as u32, 0, 3),
+        stmt(ld, 16),
+        jeq(sig, 0, 1),
+        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EINVAL as u32),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_mut_ptr(),
+    };
+    // SAFETY: prctl with plain integer arguments, then a filter program that lives across the
+    // call (the kernel copies it).
+    unsafe {
+        let (one, zero): (libc::c_ulong, libc::c_ulong) = (1, 0);
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, one, zero, zero, zero) != 0 {
+            return 50;
+        }
+        if libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::c_ulong::from(libc::SECCOMP_MODE_FILTER),
+            &raw const prog,
+        ) != 0
+        {
+            return 51;
+        }
+    }
+    // SAFETY: single-threaded child, this role only.
+    unsafe { I::setup_signal_handlers() };
+    0
+}
+
+/// `setup_signal_handlers()` with the kernel refusing to change `sig`: the function must say so
+/// on stderr with `what` (its `perror` prefix), as the chapter's own code does not.
+fn signal_failure_reported<I: Chapter>(sig: c_int, what: &str, call: &str) {
+    let out = run_role_to_end::<I>("signals_fail", Some(sig as u16));
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!("{what}: Invalid argument");
+    assert!(
+        err.lines().any(|l| l == want),
+        "{call} failed (EINVAL, made to fail on purpose) and nothing said so: check its \
+         result and report a failure with perror_keep_errno(\"{what}\"), which prints \
+         \"{want}\". stderr: {err:?}"
+    );
+}
+
+fn setup_signal_handlers_reports_a_failed_signal_sigpipe_in_a_child<I: Chapter>() {
+    signal_failure_reported::<I>(libc::SIGPIPE, "signal SIGPIPE", "signal(SIGPIPE, SIG_IGN)");
+}
+
+fn setup_signal_handlers_reports_a_failed_sigaction_sigchld_in_a_child<I: Chapter>() {
+    signal_failure_reported::<I>(libc::SIGCHLD, "sigaction SIGCHLD", "sigaction(SIGCHLD)");
+}
+
+twin_test!(
+    setup_signal_handlers_reports_a_failed_signal_sigpipe_in_a_child,
+    setup_signal_handlers_reports_a_failed_sigaction_sigchld_in_a_child,
+);
+
+/// Two listeners on 127.0.0.1: one on a port whose two bytes differ, one on that port with its
+/// bytes swapped, where a client that forgot htons connects instead.
+fn port_and_its_swap() -> (TcpListener, TcpListener, u16) {
+    loop {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = listener.local_addr().expect("local_addr").port();
+        if port.swap_bytes() == port {
+            continue;
+        }
+        if let Ok(swapped) = TcpListener::bind((Ipv4Addr::LOCALHOST, port.swap_bytes())) {
+            return (listener, swapped, port);
+        }
+    }
+}
+
+/// Calls `connect` (a chapter client function, to 127.0.0.1:port) with `port` and its swap
+/// both listening, and fails naming htons when the connection reaches the swapped port.
+fn connects_to_the_port_it_is_given(what: &str, connect: impl FnOnce(u16) -> c_int) {
+    let (listener, swapped, port) = port_and_its_swap();
+    set_errno(Errno(0));
+    let rc = connect(port);
+    let e = errno().0;
+    let fd = (rc >= 0).then(|| Fd(rc));
+    let wrong = fd
+        .as_ref()
+        .is_some_and(|f| peer_addr(f.raw()).port() == port.swap_bytes());
+    assert!(
+        !wrong,
+        "{what} was asked for port {port} and connected to port {}, the port's two bytes \
+         swapped: the port was given in host byte order; sin_port must be htons(port), \
+         network byte order",
+        port.swap_bytes()
+    );
+    let fd = fd.unwrap_or_else(|| panic!("{what}: returned {rc}, {}", describe(e)));
+    assert_eq!(peer_addr(fd.raw()).port(), port, "{what}: the peer's port");
+    drop((listener, swapped));
+}
+
+fn tcp_client_connect_connects_to_the_port_it_is_given<I: Chapter>() {
+    connects_to_the_port_it_is_given("tcp_client_connect", |port| {
+        // SAFETY: NUL-terminated literal.
+        unsafe { I::tcp_client_connect(c"127.0.0.1".as_ptr(), port) }
+    });
+}
+
+twin_test!(tcp_client_connect_connects_to_the_port_it_is_given);
+
+fn tcp_connect_nonblocking_connects_to_the_port_it_is_given<I: Chapter>() {
+    connects_to_the_port_it_is_given("tcp_connect_nonblocking", |port| {
+        // SAFETY: NUL-terminated literal.
+        unsafe { I::tcp_connect_nonblocking(c"127.0.0.1".as_ptr(), port, 2000) }
+    });
+}
+
+twin_test!(tcp_connect_nonblocking_connects_to_the_port_it_is_given);
+
+/// Child role `handle_client_log`: `handle_client` on an accepted loopback connection whose
+/// client has already sent FIN, with the address accept() filled in; its log lines go to
+/// stdout, the client's port to stderr (`twins-client-port N`).
+fn role_handle_client_log<I: Chapter>() -> c_int {
+    let Ok(listener) = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)) else {
+        return 60;
+    };
+    let Ok(client) = TcpStream::connect(listener.local_addr().expect("local_addr")) else {
+        return 61;
+    };
+    let port = client.local_addr().expect("local_addr").port();
+    if client.shutdown(std::net::Shutdown::Write).is_err() {
+        return 62;
+    }
+    // SAFETY: `sockaddr_in` is plain data; all-zero is valid.
+    let mut addr: sockaddr_in = unsafe { mem::zeroed() };
+    let mut len = SOCKADDR_IN_LEN;
+    // SAFETY: `addr` is writable for `len` bytes.
+    let fd = unsafe {
+        libc::accept(
+            listener.as_raw_fd(),
+            (&raw mut addr).cast::<sockaddr>(),
+            &mut len,
+        )
+    };
+    if fd < 0 {
+        return 63;
+    }
+    eprintln!("twins-client-port {port}");
+    // SAFETY: `fd` is an accepted socket handed over; `addr` is the one accept() filled.
+    unsafe { I::handle_client(fd, &mut addr) };
+    drop(client);
+    0
+}
+
+fn handle_client_logs_the_client_address_in_a_child<I: Chapter>() {
+    let out = run_role_to_end::<I>("handle_client_log", None);
+    assert_eq!(out.status.code(), Some(0), "{}", explain(&out));
+    let port: u16 = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find_map(|l| l.strip_prefix("twins-client-port "))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no client port: {}", explain(&out)));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = stdout.lines().next().unwrap_or("");
+    let want = format!("Client connected from 127.0.0.1:{port}");
+    assert!(
+        first == want,
+        "for a client on 127.0.0.1:{port} the first line is '{first}', not '{want}'{}",
+        if first == format!("Client connected from 127.0.0.1:{}", port.swap_bytes()) {
+            ": the port's bytes swapped, printed in network byte order; print \
+             ntohs(client_addr->sin_port)"
+        } else {
+            ""
+        }
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            want,
+            format!("Client 127.0.0.1:{port} disconnected gracefully"),
+            format!("Client 127.0.0.1:{port} connection closed"),
+        ],
+        "the log of a session whose client sent nothing and closed"
+    );
+}
+
+twin_test!(handle_client_logs_the_client_address_in_a_child);
