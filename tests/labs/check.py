@@ -654,9 +654,15 @@ def process_facts(text):
 
 def message_key(line):
     """A stderr line as the program's own message: what comes before its first ': ' (the
-    call that failed: 'accept', 'recv'), or the line with its numbers out."""
-    head = line.split(": ", 1)[0]
-    return head if head != line else re.sub(r"\d+", "N", line)
+    call that failed: 'accept', 'recv'), or the line with its numbers out. A peer's reset
+    is seen by whichever of recv and send runs after it arrives (a race the scenario does not
+    decide), so those two are one message for it."""
+    head, _, rest = line.partition(": ")
+    if not rest:
+        return re.sub(r"\d+", "N", line)
+    if head in ("recv", "send") and rest in ("Connection reset by peer", "Broken pipe"):
+        return "recv or send: the peer reset"
+    return head
 
 
 class FactDifference:
