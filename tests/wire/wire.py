@@ -1037,8 +1037,11 @@ def timeline(r, rec):
 def print_timeline(r, rec, out=sys.stdout):
     lang = r.lang
     name, letter, en, ko = next(l for l in LESSONS if l[0] == r.lesson)
-    print("%s %s (%s): %s   [IMPL=%s]" % ("lesson" if lang == "en" else "실습", name, letter,
-                                          en if lang == "en" else ko, r.impl), file=out)
+    impl = {"chapter": ("the chapter's code as printed", "챕터 그대로의 코드"),
+            "c": ("our C", "우리 C"), "rust": ("our Rust", "우리 Rust")}[r.impl]
+    print("%s %s, %s: %s   [IMPL=%s: %s]" % ("lesson" if lang == "en" else "실습", letter, name,
+                                             en if lang == "en" else ko, r.impl,
+                                             impl[0] if lang == "en" else impl[1]), file=out)
     for n in r.notes:
         print("  note: " + n[0] if lang == "en" else "  참고: " + n[1], file=out)
     how = ("calls: strace -f (calls on TCP sockets, stderr, forks); packets: tcpdump -i lo; "
