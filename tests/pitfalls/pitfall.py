@@ -204,11 +204,11 @@ def strace_lines(strace_dir, pattern, limit=12):
     return "\n".join(shown) or "      (no matching lines)"
 
 
-def describe_mutant(mutant, pairs):
+def describe_mutant(mutant, pairs, n):
     dev = mutant.get("deviation")
     head = mutant.get("undone") or ("deviation #%s undone" % dev if dev is not None
                                     else "the chapter's own line removed")
-    lines = ["  %s mutant %s: %s" % (LANGS[mutant["lang"]], mutant["id"], head)]
+    lines = ["  pitfall %s, %s: %s (mutant %s)" % (n, LANGS[mutant["lang"]], head, mutant["id"])]
     for path, (before, after) in pairs:
         lines.append("    %s" % path)
         for l in before.splitlines() or [""]:
@@ -255,7 +255,7 @@ def cmd_run(pitfalls, n, langs):
             print("\n  %s: no mutant for this pitfall" % LANGS[lang])
         for m in mutants:
             _, pairs = mutated_files(m)
-            print("\n" + describe_mutant(m, pairs))
+            print("\n" + describe_mutant(m, pairs, p["n"]))
             started = time.monotonic()
             out_dir = build_mutant(m, os.path.join(WORK, "out", m["id"]))
             print("    built in %.1f s (%s)" % (time.monotonic() - started,
