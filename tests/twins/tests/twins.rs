@@ -814,6 +814,25 @@ fn role_port() -> u16 {
         .expect("port number")
 }
 
+/// Reads the server role's stderr up to its `twins-port N` line and returns N (lines before it
+/// are kept for the panic message).
+fn read_role_port(stderr: &mut BufReader<std::process::ChildStderr>) -> u16 {
+    let mut seen = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).expect("read stderr") > 0 {
+        if let Some(port) = line
+            .trim()
+            .strip_prefix("twins-port ")
+            .and_then(|p| p.parse::<u16>().ok())
+        {
+            return port;
+        }
+        seen.push_str(&line);
+        line.clear();
+    }
+    panic!("no port from the server role; stderr: {seen:?}")
+}
+
 /// Runs `role` for implementation `I` in a re-executed test binary; `port` goes in
 /// [`PORT_ENV`]. stdin is /dev/null.
 fn role_command<I: Chapter>(role: &str, port: Option<u16>) -> Command {
@@ -1756,18 +1775,7 @@ fn tcp_server_loop_forks_per_client_and_leaves_no_zombies<I: Chapter>() {
     let mut child = ChildGuard(child);
     let server_pid = child.0.id();
     let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
-    let mut port = None;
-    let mut seen = String::new();
-    let mut line = String::new();
-    while port.is_none() && stderr.read_line(&mut line).expect("read stderr") > 0 {
-        port = line
-            .trim()
-            .strip_prefix("twins-port ")
-            .and_then(|p| p.parse::<u16>().ok());
-        seen.push_str(&line);
-        line.clear();
-    }
-    let port = port.unwrap_or_else(|| panic!("no port from the server role; stderr: {seen}"));
+    let port = read_role_port(&mut stderr);
 
     // Two clients at once: each is served by its own child process while both are open.
     let mut a = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect a");
@@ -1846,13 +1854,7 @@ fn tcp_server_loop_flushes_stdout_before_fork_in_a_child<I: Chapter>() {
         .expect("spawn the server role");
     let mut child = ChildGuard(child);
     let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("read stderr");
-    let port: u16 = line
-        .trim()
-        .strip_prefix("twins-port ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port from the server role; stderr: {line}"));
+    let port = read_role_port(&mut stderr);
     let mut stdout = BufReader::new(child.0.stdout.take().expect("stdout"));
     let mut seen = String::new();
     // Two clients, one after the other; each child writes its log when it exits.
@@ -1925,13 +1927,7 @@ fn tcp_server_loop_survives_eintr_in_accept<I: Chapter>() {
     let mut child = ChildGuard(child);
     let server_pid = child.0.id();
     let mut stderr = BufReader::new(child.0.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("read stderr");
-    let port: u16 = line
-        .trim()
-        .strip_prefix("twins-port ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port from the server role: {line:?}"));
+    let port = read_role_port(&mut stderr);
 
     // A storm of 50 signals, each sent while the server sleeps in accept(): each one makes
     // accept() return EINTR, which the chapter's loop must retry, not treat as fatal.
