@@ -1299,7 +1299,7 @@ pub fn echo_roundtrip(stream: TcpStream, data: &[u8]) -> TestResult {
 pub struct ClosedPort {
     /// The port.
     pub port: u16,
-    _held: OwnedFd,
+    _held: Option<OwnedFd>,
 }
 
 /// A TCP socket bound to 127.0.0.1 on a port the kernel chooses (no `SO_REUSEADDR`), and
@@ -1343,7 +1343,10 @@ fn bound_loopback_socket_on(port: u16) -> Result<(OwnedFd, u16), String> {
 /// Reserves a [`ClosedPort`], chosen by the kernel.
 pub fn closed_port() -> Result<ClosedPort, String> {
     let (held, port) = bound_loopback_socket()?;
-    Ok(ClosedPort { port, _held: held })
+    Ok(ClosedPort {
+        port,
+        _held: Some(held),
+    })
 }
 
 /// The Python interpreter itself (its `sys.executable`), asked once per suite run, for the
@@ -1517,12 +1520,27 @@ impl FullListener {
     /// Closes the listener and the connections in its queue, and holds its port as a
     /// [`ClosedPort`] (bound, never listening): a SYN still retransmitted to it now gets RST,
     /// so a client waiting for its handshake fails with `ECONNREFUSED`.
+    ///
+    /// Between the close and the bind the port is free, and a concurrent test's connect may
+    /// take it as its local port (EADDRINUSE here). Such a socket does not listen, so a SYN to
+    /// the port still gets RST, and no listener can bind there while it lives: the port is
+    /// then closed without being held. Only a listener on it (/proc/net/tcp state 0A) fails.
     pub fn close_into_closed_port(self) -> Result<ClosedPort, String> {
         let port = self.port;
         drop(self);
-        let (held, _) = bound_loopback_socket_on(port)
-            .map_err(|e| format!("holding port {port} after closing its listener: {e}"))?;
-        Ok(ClosedPort { port, _held: held })
+        match bound_loopback_socket_on(port) {
+            Ok((held, _)) => Ok(ClosedPort {
+                port,
+                _held: Some(held),
+            }),
+            // Taken by a socket that does not listen: still a closed port.
+            Err(_) if !tcp_states_on_port(port).contains(&0x0A) => {
+                Ok(ClosedPort { port, _held: None })
+            }
+            Err(e) => Err(format!(
+                "holding port {port} after closing its listener: {e}; a socket listens on it"
+            )),
+        }
     }
 
     /// Accepts the next queued connection (a filler first; once the queue has room, the
