@@ -1681,15 +1681,33 @@ fn handle_client_stops_on_epipe_and_closes_its_fd<I: Chapter>() {
     let session = spawn_handle_client::<I>(theirs);
     send_all(mine.raw(), b"hello");
     session.join(); // returns: send() got EPIPE (MSG_NOSIGNAL, so no SIGPIPE)
-    // SAFETY: a live 1-byte buffer.
-    let n = unsafe { libc::send(mine.raw(), b"x".as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
-    let e = errno().0;
-    assert_failed(
-        n as c_int,
-        e,
-        libc::EPIPE,
-        "send after handle_client returned",
-    );
+    // Its close is the last reference unless a concurrent test is spawning a process at that
+    // moment: the child holds a copy of every fd until its exec closes the CLOEXEC ones. So
+    // send (never blocking: the buffer may fill) until EPIPE, for at most 2 s; a handle_client
+    // that never closes fails here.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        // SAFETY: a live 1-byte buffer.
+        let n = unsafe {
+            libc::send(
+                mine.raw(),
+                b"x".as_ptr().cast(),
+                1,
+                libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+            )
+        };
+        let e = errno().0;
+        if (n == -1 && e == libc::EPIPE) || Instant::now() >= deadline {
+            assert_failed(
+                n as c_int,
+                e,
+                libc::EPIPE,
+                "send after handle_client returned",
+            );
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
 }
 
 twin_test!(
