@@ -48,6 +48,19 @@ def listener_is_full(ls):
     return unacked > sacked
 
 
+def start_connect(port, wait):
+    """A non-blocking connect to HOST:port, given up to `wait` s to become writable (its
+    handshake done or refused); the socket is returned either way."""
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect((HOST, port))
+    except BlockingIOError:
+        pass
+    select.select([], [c], [], wait)
+    return c
+
+
 def full_listener():
     ls = socket.socket()
     ls.bind((HOST, 0))
@@ -58,14 +71,7 @@ def full_listener():
     while not listener_is_full(ls):
         if time.monotonic() > deadline:
             raise SystemExit("full_listener: the accept queue never filled")
-        c = socket.socket()
-        c.setblocking(False)
-        try:
-            c.connect((HOST, port))
-        except BlockingIOError:
-            pass
-        select.select([], [c], [], 0.5)
-        fillers.append(c)
+        fillers.append(start_connect(port, 0.5))
     say("port %d" % port)
     sys.stdin.read()
 
@@ -110,14 +116,7 @@ def queue_listener(backlog):
 def queue_clients(port, n):
     socks = []
     for _ in range(n):
-        c = socket.socket()
-        c.setblocking(False)
-        try:
-            c.connect((HOST, port))
-        except BlockingIOError:
-            pass
-        select.select([], [c], [], 0.05)
-        socks.append(c)
+        socks.append(start_connect(port, 0.05))
     say("done")
     sys.stdin.read()
 
