@@ -1517,30 +1517,39 @@ pub struct FullListener {
 }
 
 impl FullListener {
-    /// Closes the listener and the connections in its queue, and holds its port as a
-    /// [`ClosedPort`] (bound, never listening): a SYN still retransmitted to it now gets RST,
-    /// so a client waiting for its handshake fails with `ECONNREFUSED`.
+    /// Stops the listener and closes the connections in its queue, and holds its port as a
+    /// [`ClosedPort`]: a SYN still retransmitted to it now gets RST, so a client waiting for
+    /// its handshake fails with `ECONNREFUSED`.
     ///
-    /// Between the close and the bind the port is free, and a concurrent test's connect may
-    /// take it as its local port (EADDRINUSE here). Such a socket does not listen, so a SYN to
-    /// the port still gets RST, and no listener can bind there while it lives: the port is
-    /// then closed without being held. Only a listener on it (/proc/net/tcp state 0A) fails.
+    /// `shutdown(SHUT_RD)` on a listener stops it as `close` would (`inet_shutdown` calls
+    /// `tcp_disconnect`, which resets the queued connections and leaves state CLOSE), but the
+    /// socket keeps its port, because it was bound to that port by number (`SOCK_BINDPORT_LOCK`;
+    /// a port chosen by the kernel would be released). So no concurrent test's listener can
+    /// take the port between the close and a new bind: there is no such moment.
     pub fn close_into_closed_port(self) -> Result<ClosedPort, String> {
-        let port = self.port;
-        drop(self);
-        match bound_loopback_socket_on(port) {
-            Ok((held, _)) => Ok(ClosedPort {
-                port,
-                _held: Some(held),
-            }),
-            // Taken by a socket that does not listen: still a closed port.
-            Err(_) if !tcp_states_on_port(port).contains(&0x0A) => {
-                Ok(ClosedPort { port, _held: None })
-            }
-            Err(e) => Err(format!(
-                "holding port {port} after closing its listener: {e}; a socket listens on it"
-            )),
+        let FullListener {
+            port,
+            listener,
+            _fillers,
+            ..
+        } = self;
+        // SAFETY: `listener` is a live listening socket that this value owns.
+        if unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RD) } != 0 {
+            return Err(format!(
+                "shutdown(SHUT_RD) of the listener on port {port}: {}",
+                io::Error::last_os_error()
+            ));
         }
+        drop(_fillers);
+        if tcp_states_on_port(port).contains(&0x0A) {
+            return Err(format!(
+                "port {port}: a socket still listens after shutdown"
+            ));
+        }
+        Ok(ClosedPort {
+            port,
+            _held: Some(listener),
+        })
     }
 
     /// Accepts the next queued connection (a filler first; once the queue has room, the
@@ -1594,12 +1603,29 @@ fn accept_queue_full(fd: i32) -> Result<bool, String> {
     Ok(info.tcpi_unacked > info.tcpi_sacked)
 }
 
+/// A socket bound to a free port of 127.0.0.1 by its number, so that it keeps the port when
+/// it stops listening ([`FullListener::close_into_closed_port`]). The kernel names a free
+/// port; a concurrent test may take it before the second bind, and then another is tried.
+fn bound_by_number() -> Result<(OwnedFd, u16), String> {
+    let mut last = String::new();
+    for _ in 0..20 {
+        let (_, port) = bound_loopback_socket()?;
+        match bound_loopback_socket_on(port) {
+            Ok(bound) => return Ok(bound),
+            Err(e) => last = e,
+        }
+    }
+    Err(format!(
+        "20 free ports taken before they could be bound: {last}"
+    ))
+}
+
 /// Builds a [`FullListener`]: non-blocking connects it never accepts, one at a time, until the
 /// kernel says its queue is full (no guess from a timeout). A connect still pending at that
 /// moment had its SYN dropped; it is closed, so it cannot take the room a test makes later.
 pub fn full_listener() -> Result<FullListener, String> {
     let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
-    let (listener, port) = bound_loopback_socket()?;
+    let (listener, port) = bound_by_number()?;
     let fd = listener.as_raw_fd();
     // SAFETY: `fd` is a bound stream socket.
     if unsafe { libc::listen(fd, 0) } != 0 {
