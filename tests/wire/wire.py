@@ -266,6 +266,7 @@ class Capture:
                                   start_new_session=True)
         run.captures.append(self)
         self.end_t = None
+        self.dropped = 0
         end = time.monotonic() + 5
         seen = b""
         while b"listening on" not in seen:
@@ -303,6 +304,11 @@ class Capture:
             except subprocess.TimeoutExpired:
                 os.kill(self.p.pid, signal.SIGKILL)
                 self.p.wait()
+            # On exit tcpdump reports "N packets dropped by kernel" (its ring buffer was full):
+            # a capture with drops lacks packets the lesson sent.
+            m = re.search(r"(\d+) packets? dropped by kernel",
+                          self.p.stderr.read().decode(errors="replace"))
+            self.dropped = int(m.group(1)) if m else 0
         self.marker.close()
 
 

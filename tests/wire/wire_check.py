@@ -183,7 +183,9 @@ def t_nagle_delayed_ack(r, rec):
     srv = r.server_port
     up = [p for p in P if p["dport"] == srv and p["len"] > 0]
     n = wire.NAGLE_ROUNDS
-    check(len(up) == 4 * n, "%d small segments, %d expected" % (len(up), 4 * n))
+    check(len(up) == 4 * n, "%d small segments, %d expected: %s" % (len(up), 4 * n, "; ".join(
+        "%.1f ms len %d %s" % ((p["t"] - up[0]["t"]) * 1000, p["len"],
+                               p["cause"]["name"] if p["cause"] else "kernel") for p in up)))
     nagle, nodelay = up[:2 * n], up[2 * n:]
     held = [p for p in nagle[1::2] if p["cause"] is None]   # the second byte of each round
     check(held, "no second write held back by Nagle (every byte left in its send())")
@@ -257,6 +259,8 @@ def main():
             r, rec = wire.run_lesson(lesson, "c" if impl == "driver" else impl,
                                      args.bin_dir, lang="en")
             r.measured = ""
+            check(not r.capture.dropped, "tcpdump dropped %d packets (its buffer was full): the "
+                  "capture is incomplete" % r.capture.dropped)
             TESTS[lesson](r, rec)
             print("test %s ... ok (%.1f s)%s" % (name, time.monotonic() - t0,
                                                  ": " + r.measured if r.measured else ""))
