@@ -103,8 +103,9 @@ int create_tcp_server(const char *addr, uint16_t port)
 
     /* Step 5: listen() - passive socket; the kernel completes handshakes itself and queues
      * them for accept(). LISTEN_BACKLOG caps that accept queue and also the SYN queue of
-     * half-open handshakes, which listen(2) leaves out: tests/claims/backlog.py measures
-     * backlog + 1 half-open, then SYN cookies, and backlog + 1 completed; somaxconn caps both. */
+     * half-open handshakes, which listen(2) NOTES give to tcp_max_syn_backlog instead:
+     * tests/claims/backlog.py measures backlog + 1 half-open, then SYN cookies, and backlog + 1
+     * completed (docs/claims.md row 49); somaxconn caps both (listen(2)). */
     if (listen(server_fd, LISTEN_BACKLOG) < 0) {
         perror_keep_errno("listen");
         close(server_fd);
