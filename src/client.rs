@@ -394,9 +394,10 @@ pub unsafe fn tcp_connect_nonblocking(
     }
 
     // Step 5: wait for writability, which is how a finished handshake shows.
-    // SAFETY: `fd_set` is plain data; FD_ZERO initialises it.
+    // SAFETY: `fd_set` is plain data (an array of integers); all-zero is a valid, empty set.
     let mut write_fds: libc::fd_set = unsafe { mem::zeroed() };
-    // SAFETY: `write_fds` is a live fd_set and 0 <= sock_fd < FD_SETSIZE (checked at step 1).
+    // SAFETY: `write_fds` is a live fd_set and 0 <= sock_fd < FD_SETSIZE (checked after step 1,
+    // fix #9).
     unsafe {
         libc::FD_ZERO(&mut write_fds);
         libc::FD_SET(sock_fd, &mut write_fds);
