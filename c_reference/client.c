@@ -117,8 +117,8 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
     }
     TRACE("[connect step 2] sockaddr_in {AF_INET, %s, htons(%u)}", server_addr, server_port);
 
-    /* Step 3: timeouts. SO_SNDTIMEO also bounds a blocking connect(), so the call below
-     * cannot hang for the kernel's ~2 min of SYN retries. */
+    /* Step 3: timeouts. SO_SNDTIMEO also bounds a blocking connect() (socket(7)), so the call
+     * below cannot hang for the kernel's ~2 min of SYN retries (tcp(7), tcp_syn_retries). */
     struct timeval timeout = {
         .tv_sec = 5,
         .tv_usec = 0,
@@ -142,7 +142,7 @@ int tcp_client_connect(const char *server_addr, uint16_t server_port)
                 return -1;
             }
         } else {
-            if (errno == EINPROGRESS) /* fix #12: Linux's word for "SO_SNDTIMEO expired" */
+            if (errno == EINPROGRESS) /* fix #12: Linux's "SO_SNDTIMEO expired" (socket(7)) */
                 errno = ETIMEDOUT;
             perror_keep_errno("connect");
             close(sock_fd);

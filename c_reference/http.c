@@ -19,9 +19,9 @@
 /* fix #16: the chapter hands the host name straight to inet_pton(), which accepts only
  * dotted-quad text. A dotted quad is taken as it is (inet_pton); any other text that is not
  * a number is a name, which getaddrinfo() resolves to an IPv4 address. getaddrinfo() also
- * takes the old inet_aton() spellings (127.1, 0x7f.1, 0177.0.0.1 in octal, 2130706433):
- * refused, as tcp_client refuses them (a leading 0 means octal there, so 010.1.1.1 is
- * 8.1.1.1). Writes the address as text into ip; 0, or -1 after printing why. */
+ * takes the old inet_aton() spellings (127.1, 0x7f.1, 0177.0.0.1 in octal, 2130706433;
+ * inet_aton(3)): refused, as tcp_client refuses them (a leading 0 means octal there, so
+ * 010.1.1.1 is 8.1.1.1). Writes the address as text into ip; 0, or -1 after printing why. */
 static int resolve_ipv4(const char *host, char *ip, socklen_t ip_len)
 {
     struct addrinfo hints, *res;

@@ -21,11 +21,12 @@
  * let the kernel reap children itself (SA_NOCLDWAIT: no zombies, no waitpid loop). */
 void setup_signal_handlers(void)
 {
-    /* SIGPIPE ignored: a send() to a peer that has gone fails with EPIPE instead. */
+    /* SIGPIPE ignored: a send() to a peer that has gone fails with EPIPE instead (send(2)). */
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) /* fix #26: result checked */
         perror_keep_errno("signal SIGPIPE");
 
-    /* SIGCHLD with SA_NOCLDWAIT: exited children are reaped by the kernel (자동 회수). */
+    /* SIGCHLD with SA_NOCLDWAIT: exited children are reaped by the kernel (자동 회수),
+     * never zombies (sigaction(2)). */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa)); /* fix #26: no uninitialised fields reach the kernel */
     sa.sa_handler = SIG_DFL;
@@ -53,7 +54,8 @@ int create_tcp_server(const char *addr, uint16_t port)
     }
     TRACE("[step 1] socket() -> fd %d", server_fd);
 
-    /* Step 2: SO_REUSEADDR - restart at once while old connections sit in TIME_WAIT. */
+    /* Step 2: SO_REUSEADDR - restart at once while old connections sit in TIME_WAIT
+     * (docs/pitfalls.md #11). */
     int opt = 1;
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEADDR, &opt, sizeof(opt)) < 0) {
         perror_keep_errno("setsockopt SO_REUSEADDR");
@@ -62,10 +64,11 @@ int create_tcp_server(const char *addr, uint16_t port)
     }
     TRACE("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
-    /* SO_REUSEPORT - other sockets of the same user that also set it may bind this port; the
-     * kernel picks one per connection by a hash of its addresses and ports. Optional, so a
-     * failure is reported and ignored. Set by the old and the new server alike, it also lets a
-     * restart bind over TIME_WAIT (docs/pitfalls.md #11). */
+    /* SO_REUSEPORT - other sockets of the same user that also set it may bind this port
+     * (socket(7)); the kernel picks one per connection by a hash of its addresses and ports
+     * (reuseport_select_sock, docs/pitfalls.md #7). Optional, so a failure is reported and
+     * ignored. Set by the old and the new server alike, it also lets a restart bind over
+     * TIME_WAIT (docs/pitfalls.md #11). */
 #ifdef SO_REUSEPORT
     if (setsockopt(server_fd, SOL_SOCKET, SO_REUSEPORT, &opt, sizeof(opt)) < 0) {
         perror_keep_errno("setsockopt SO_REUSEPORT");
@@ -162,7 +165,8 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
 
         /* send() may queue less than asked: on this blocking socket, when it stops after
          * queuing part (a stop and continue, an error, a caught signal or SO_SNDTIMEO; this
-         * server sets neither of the last two): loop until all n bytes are out.
+         * server sets neither of the last two; docs/claims.md row 73): loop until all n bytes
+         * are out.
          * MSG_NOSIGNAL: a closed peer gives EPIPE instead of SIGPIPE. */
         ssize_t total_sent = 0;
         while (total_sent < n) {
@@ -178,7 +182,8 @@ void handle_client(int client_fd, struct sockaddr_in *client_addr)
     }
 
 done:
-    /* Step 9: close() - the last reference: FIN, or RST if received data is still unread. */
+    /* Step 9: close() - the last reference: FIN, or RST if received data is still unread
+     * (__tcp_close, net/ipv4/tcp.c; docs/claims.md row 77). */
     close(client_fd);
     TRACE("[step 9] close(fd %d)", client_fd);
     printf("Client %s:%u connection closed\n", addr_str, ntohs(client_addr->sin_port));

@@ -13,7 +13,8 @@
 #define BUFFER_SIZE 4096
 #endif
 // ANCHOR_END: constants
-#if BUFFER_SIZE < 1 /* as the Rust's const assert: recv() into 0 bytes returns 0, read as EOF */
+/* As the Rust's const assert: recv() into 0 bytes returns 0 (recv(2)), read as EOF. */
+#if BUFFER_SIZE < 1
 #error "BUFFER_SIZE must be positive"
 #endif
 

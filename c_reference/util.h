@@ -8,12 +8,12 @@
 
 // ANCHOR: open_standard_fds
 /* Makes sure fds 0, 1 and 2 are open, pointing a closed one at /dev/null: otherwise the
- * program's first socket() takes the lowest free fd, say 2, and perror() or "Connected to"
- * writes into the connection. Each main calls it first. The twin of what Rust's runtime does
- * before main (std's sanitize_standard_fds), with the same calls: poll() of fds 0-2 with
- * timeout 0 (fcntl(F_GETFD) per fd if poll() fails with EINVAL, EAGAIN or ENOMEM), then
- * open("/dev/null", O_RDWR) for the first closed fd and dup() of it for the others. Returns 0,
- * or -1 after printing why (on whatever fd 2 is), where std calls abort(). */
+ * program's first socket() takes the lowest free fd (socket(2)), say 2, and perror() or
+ * "Connected to" writes into the connection. Each main calls it first. The twin of what Rust's
+ * runtime does before main (std's sanitize_standard_fds), with the same calls: poll() of fds
+ * 0-2 with timeout 0 (fcntl(F_GETFD) per fd if poll() fails with EINVAL, EAGAIN or ENOMEM),
+ * then open("/dev/null", O_RDWR) for the first closed fd and dup() of it for the others.
+ * Returns 0, or -1 after printing why (on whatever fd 2 is), where std calls abort(). */
 int open_standard_fds(void);
 // ANCHOR_END: open_standard_fds
 
@@ -37,13 +37,15 @@ int write_all(int fd, const void *buf, size_t len);
 
 // ANCHOR: perror_keep_errno
 /* perror(what), then errno as it was: glibc's first perror() in a process may itself set errno
- * (to EINVAL, when stderr is a write-only pipe or file), and our functions return -1 with the
- * failing call's errno. */
+ * (to EINVAL, when stderr is a write-only pipe or file: its fdopen(dup(2), "w+") fails, in
+ * stdio-common/perror.c; docs/pitfalls.md #8), and our functions return -1 with the failing
+ * call's errno. */
 void perror_keep_errno(const char *what);
 // ANCHOR_END: perror_keep_errno
 
 /* Prints "inet_pton: invalid IPv4 address 'addr'" and sets errno to EINVAL: inet_pton()
- * returns 0 for a malformed address WITHOUT setting errno, so perror() would say "Success". */
+ * returns 0 for a malformed address WITHOUT setting errno (inet_pton(3) names errno only for -1;
+ * docs/pitfalls.md #2), so perror() would say "Success". */
 void report_invalid_ipv4(const char *addr);
 
 // ANCHOR: trace

@@ -134,7 +134,7 @@ unsafe fn wait_interrupted_connect(
 /// Returns -1 with `errno` set, after reporting the failing call on stderr: `EINVAL` for an
 /// address that is not an IPv4 literal (a host name included), `ECONNREFUSED`, and
 /// `ETIMEDOUT` when the handshake outlasts `SO_SNDTIMEO` (Linux reports `EINPROGRESS` there;
-/// translated, see `docs/pitfalls.md`). A signal or a stop and continue that interrupts
+/// translated, see `docs/pitfalls.md` #3). A signal or a stop and continue that interrupts
 /// `connect` (`EINTR`) is not an error: the handshake is awaited until the same 5 s deadline
 /// (fix #23, `docs/pitfalls.md` #10).
 ///
@@ -183,8 +183,8 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
         server_port
     );
 
-    // Step 3: timeouts. SO_SNDTIMEO also bounds a blocking connect(), so the call below
-    // cannot hang for the kernel's ~2 min of SYN retries.
+    // Step 3: timeouts. SO_SNDTIMEO also bounds a blocking connect() (socket(7)), so the call
+    // below cannot hang for the kernel's ~2 min of SYN retries (tcp(7), tcp_syn_retries).
     let timeout = libc::timeval {
         tv_sec: 5,
         tv_usec: 0,
@@ -244,7 +244,7 @@ pub unsafe fn tcp_client_connect(server_addr: *const c_char, server_port: u16) -
             }
         } else {
             if errno().0 == libc::EINPROGRESS {
-                // fix #12: Linux's word for "SO_SNDTIMEO expired"
+                // fix #12: Linux's "SO_SNDTIMEO expired" (socket(7))
                 set_errno(Errno(libc::ETIMEDOUT));
             }
             perror_keep_errno(c"connect");

@@ -25,9 +25,9 @@ const REQUEST_SIZE: usize = 1024;
 /// dotted-quad text. A dotted quad is taken as it is (`inet_pton`); any other text that is
 /// not a number is a name, which `getaddrinfo(3)` resolves to an IPv4 address. `getaddrinfo`
 /// also takes the old `inet_aton` spellings (`127.1`, `0x7f.1`, `0177.0.0.1` in octal,
-/// `2130706433`): refused, as `tcp_client` refuses them (a leading 0 means octal there, so
-/// `010.1.1.1` is 8.1.1.1). Writes the address into `ip` as text. 0 on success; -1 after
-/// printing why.
+/// `2130706433`; inet_aton(3)): refused, as `tcp_client` refuses them (a leading 0 means octal
+/// there, so `010.1.1.1` is 8.1.1.1). Writes the address into `ip` as text. 0 on success; -1
+/// after printing why.
 ///
 /// # Errors
 /// Returns -1 with `errno` = `EINVAL` for a number that is not a dotted quad, after

@@ -40,14 +40,15 @@ const SOCKADDR_IN_LEN: socklen_t = mem::size_of::<sockaddr_in>() as socklen_t;
 /// `SIGPIPE` or `SIGCHLD` handling (with `SA_NOCLDWAIT`, `waitpid` for a child fails with
 /// `ECHILD`).
 pub unsafe fn setup_signal_handlers() {
-    // SIGPIPE ignored: a send() to a peer that has gone fails with EPIPE instead.
+    // SIGPIPE ignored: a send() to a peer that has gone fails with EPIPE instead (send(2)).
     // SAFETY: `SIG_IGN` is a valid disposition for SIGPIPE.
     if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) } == libc::SIG_ERR {
         // fix #26: result checked
         perror_keep_errno(c"signal SIGPIPE");
     }
 
-    // SIGCHLD with SA_NOCLDWAIT: exited children are reaped by the kernel (자동 회수).
+    // SIGCHLD with SA_NOCLDWAIT: exited children are reaped by the kernel (자동 회수),
+    // never zombies (sigaction(2)).
     // SAFETY: `struct sigaction` is plain data; all-zero is a valid value (fix #26: the C zeroes
     // it too, so no uninitialised field reaches the kernel).
     let mut sa: libc::sigaction = unsafe { mem::zeroed() };
@@ -89,7 +90,8 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     }
     trace_step!("[step 1] socket() -> fd {}", server_fd);
 
-    // Step 2: SO_REUSEADDR - restart at once while old connections sit in TIME_WAIT.
+    // Step 2: SO_REUSEADDR - restart at once while old connections sit in TIME_WAIT
+    // (docs/pitfalls.md #11).
     let opt: c_int = 1;
     // SAFETY: `opt` is a live c_int and the length passed is its size.
     let rc = unsafe {
@@ -109,10 +111,11 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
     }
     trace_step!("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
-    // SO_REUSEPORT - other sockets of the same user that also set it may bind this port; the
-    // kernel picks one per connection by a hash of its addresses and ports. Optional, so a
-    // failure is reported and ignored. Set by the old and the new server alike, it also lets a
-    // restart bind over TIME_WAIT (docs/pitfalls.md #11).
+    // SO_REUSEPORT - other sockets of the same user that also set it may bind this port
+    // (socket(7)); the kernel picks one per connection by a hash of its addresses and ports
+    // (reuseport_select_sock, docs/pitfalls.md #7). Optional, so a failure is reported and
+    // ignored. Set by the old and the new server alike, it also lets a restart bind over
+    // TIME_WAIT (docs/pitfalls.md #11).
     // SAFETY: `opt` is a live c_int and the length passed is its size.
     let rc = unsafe {
         libc::setsockopt(
@@ -293,7 +296,8 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
 
         // send() may queue less than asked: on this blocking socket, when it stops after
         // queuing part (a stop and continue, an error, a caught signal or SO_SNDTIMEO; this
-        // server sets neither of the last two): loop until all n bytes are out.
+        // server sets neither of the last two; docs/claims.md row 73): loop until all n bytes
+        // are out.
         // MSG_NOSIGNAL: a closed peer gives EPIPE instead of SIGPIPE.
         let mut total_sent: isize = 0;
         while total_sent < n {
@@ -318,7 +322,8 @@ pub unsafe fn handle_client(client_fd: c_int, client_addr: *const sockaddr_in) {
         }
     }
 
-    // Step 9: close() - the last reference: FIN, or RST if received data is still unread.
+    // Step 9: close() - the last reference: FIN, or RST if received data is still unread
+    // (__tcp_close, net/ipv4/tcp.c; docs/claims.md row 77).
     // SAFETY: `client_fd` is ours (caller's contract) and not used after this.
     unsafe { libc::close(client_fd) };
     trace_step!("[step 9] close(fd {})", client_fd);

@@ -49,7 +49,8 @@ pub const INET_ADDRSTRLEN: usize = 16;
 
 /// The buffer size `make BUFFER_SIZE=N` asks for (`TCP_CHAPTER_BUFFER_SIZE`, read at compile
 /// time, as the C takes `-DBUFFER_SIZE=N`), or `default`; refuses to build with anything but
-/// a positive decimal ("BUFFER_SIZE must be positive": a `recv` into 0 bytes returns 0, EOF).
+/// a positive decimal ("BUFFER_SIZE must be positive": a `recv` into 0 bytes returns 0, EOF;
+/// recv(2)).
 pub const fn buffer_size_or(default: usize) -> usize {
     let b = match option_env!("TCP_CHAPTER_BUFFER_SIZE") {
         Some(s) if !s.is_empty() => s.as_bytes(),
@@ -145,7 +146,8 @@ pub unsafe fn write_all(fd: c_int, mut buf: &[u8]) -> c_int {
 
 // ANCHOR: perror_keep_errno
 /// `perror(3)`, then `errno` as it was: glibc's first `perror` in a process may itself set
-/// `errno` (to `EINVAL`, when stderr is a write-only pipe or file), and the chapter's functions
+/// `errno` (to `EINVAL`, when stderr is a write-only pipe or file: its `fdopen(dup(2), "w+")`
+/// fails, in `stdio-common/perror.c`; `docs/pitfalls.md` #8), and the chapter's functions
 /// return -1 with the failing call's `errno`.
 pub fn perror_keep_errno(what: &CStr) {
     let saved = errno::errno();
@@ -157,8 +159,9 @@ pub fn perror_keep_errno(what: &CStr) {
 
 // ANCHOR: report_invalid_ipv4
 /// Prints `inet_pton: invalid IPv4 address 'ADDR'` and sets `errno` to `EINVAL`:
-/// `inet_pton` returns 0 for a malformed address without setting `errno`, so `perror`
-/// would print whatever `errno` held before, often "Success".
+/// `inet_pton` returns 0 for a malformed address without setting `errno` (inet_pton(3) names
+/// `errno` only for -1; `docs/pitfalls.md` #2), so `perror` would print whatever `errno` held
+/// before, often "Success".
 ///
 /// # Safety
 /// `addr` must point to a NUL-terminated string valid for the call.
