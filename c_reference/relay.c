@@ -19,8 +19,9 @@
  * cannot deadlock). At stdin EOF it half-closes (shutdown SHUT_WR) and keeps reading.
  * recv() runs only when poll() says data is ready, so the 5 s SO_RCVTIMEO never fires on an
  * idle session. Returns 0 when the peer closes after stdin's EOF; -1 after printing an error,
- * or "tcp_client: server terminated prematurely" when the peer closes while stdin is still
- * open (UNP 6.7, str_cli): what stdin has yet to say can no longer be sent. */
+ * or -1 with errno left as it was after "tcp_client: server terminated prematurely", when the
+ * peer closes while stdin is still open (UNP 6.7, str_cli): what stdin has yet to say can no
+ * longer be sent. */
 int tcp_client_relay(int sock_fd)
 {
     char to_sock[BUFFER_SIZE];   /* read from stdin, not yet sent */

@@ -18,9 +18,10 @@ use crate::util::{perror_keep_errno, write_all};
 ///
 /// # Errors
 /// Returns 0 when the peer closes after stdin's EOF; -1 with `errno` set after reporting the
-/// failing call (`recv: Connection reset by peer`, `send: Broken pipe`, ...), or after
-/// `tcp_client: server terminated prematurely` when the peer closes while stdin is still open
-/// (UNP 6.7, `str_cli`): what stdin has yet to say can no longer be sent.
+/// failing call (`recv: Connection reset by peer`, `send: Broken pipe`, ...), or -1 with
+/// `errno` left as it was after `tcp_client: server terminated prematurely`, when the peer
+/// closes while stdin is still open (UNP 6.7, `str_cli`): what stdin has yet to say can no
+/// longer be sent.
 ///
 /// # Safety
 /// `sock_fd` must be a connected stream socket; fds 0 and 1 must be open.
