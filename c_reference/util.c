@@ -148,8 +148,9 @@ int trace_on(void)
 // ANCHOR_END: trace_on
 
 /* Formats one line and writes it with one write(2), so lines of concurrent processes stay
- * whole; errno is kept, so a narrated step never changes what perror() reports next. A line
- * longer than the stack buffer is formatted again into one of its size: never cut, as in Rust. */
+ * whole (in a pipe, up to PIPE_BUF, 4096 bytes: pipe(7)); errno is kept, so a narrated step
+ * never changes what perror() reports next. A line longer than the stack buffer is formatted
+ * again into one of its size: never cut, as in Rust. */
 void trace_line(const char *fmt, ...)
 {
     char small[512], *line = small;

@@ -12,9 +12,9 @@
 
 // ANCHOR: printf_line
 /// The C `printf` of a log line: the text is formatted first and written with one `write`,
-/// so a line from one process never interleaves with another's in a shared pipe. Rust's stdout
-/// is line-buffered, so the line leaves at once (the C gets this from `setvbuf(_IOLBF)`).
-/// A failed write is ignored, as `printf`'s is.
+/// so a line from one process does not interleave with another's in a shared pipe (up to
+/// `PIPE_BUF`, 4096 bytes: pipe(7)). Rust's stdout is line-buffered, so the line leaves at once
+/// (the C gets this from `setvbuf(_IOLBF)`). A failed write is ignored, as `printf`'s is.
 macro_rules! printf_line {
     ($($arg:tt)*) => {{
         use std::io::Write as _;

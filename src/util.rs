@@ -188,9 +188,10 @@ pub fn trace_on() -> bool {
 // ANCHOR_END: trace_on
 
 /// Writes one narration line (and its newline) to stderr with one `write(2)`, so lines of
-/// concurrent processes stay whole; `errno` is kept, so a narrated step never changes what
-/// `perror` reports next (twin of the C's `trace_line()`). Never cut, at any length (the C
-/// formats a long line again into a buffer of its size).
+/// concurrent processes stay whole (in a pipe, up to `PIPE_BUF`, 4096 bytes: pipe(7));
+/// `errno` is kept, so a narrated step never changes what `perror` reports next (twin of the
+/// C's `trace_line()`). Never cut, at any length (the C formats a long line again into a
+/// buffer of its size).
 pub fn trace_line(args: std::fmt::Arguments<'_>) {
     let saved = errno::errno();
     let line = format!("{args}\n");
