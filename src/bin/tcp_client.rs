@@ -66,7 +66,8 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
 
-    // SAFETY: `sock_fd` is connected; fds 0 and 1 are the process's stdin and stdout.
+    // SAFETY: `sock_fd` is connected; fds 0 and 1 are open (std opened /dev/null on any closed
+    // one before main).
     let rc = unsafe { tcp_client_relay(sock_fd) };
     // SAFETY: `sock_fd` is ours and not used after this.
     unsafe { libc::close(sock_fd) };
