@@ -112,7 +112,8 @@ unsafe fn resolve_ipv4(host: *const c_char, ip: &mut [c_char; INET_ADDRSTRLEN]) 
 ///
 /// # Errors
 /// Returns -1 with `errno` set after reporting on stderr: `ENOENT` for a name that does not
-/// resolve, the errors of [`tcp_client_connect`], `EMSGSIZE` for a request over 1023 bytes,
+/// resolve, `EINVAL` for a number that is not a dotted quad (`127.1`), the errors of
+/// [`tcp_client_connect`], `EMSGSIZE` for a request over 1023 bytes,
 /// `ETIMEDOUT` when the server stays silent past the 5 s `SO_RCVTIMEO`, `ECONNRESET` when it
 /// closes before sending anything.
 ///
