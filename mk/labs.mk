@@ -33,7 +33,12 @@ lab:
 
 lab-args:
 	@test -n "$(LAB)" || { echo "usage: make $(MAKECMDGOALS) LAB=function LANG=c|rust (make lab lists them)"; exit 2; }
-	@case "$(LANG)" in c|rust) ;; *) echo "LANG must be c or rust"; exit 2;; esac
+	@case "$(LANG)" in c|rust) ;; *) \
+	  if [ "$(origin LANG)" = "command line" ]; then \
+	    echo "LANG must be c or rust, not '$(LANG)'"; \
+	  else \
+	    echo "the lab's language is missing: add LANG=c or LANG=rust$(if $(LANG), (LANG=$(LANG) here is your locale))"; \
+	  fi; exit 2;; esac
 
 lab-start: lab-args
 	@$(LAB_TOOL) start $(LAB) $(LANG)
