@@ -157,6 +157,7 @@ UI = {
            "wire_head": "$ {cmd}   (TCP options left out)\nfirst column: time since the previous "
                         "packet; Flags: S SYN, . ACK, P push (data), F FIN, R RST",
            "no_capture": "(no capture: {why})",
+           "attach": "the demo runs in tmux session {session}: tmux attach -t {session}",
            "no_tcpdump": "tcpdump is not installed (make deps installs it)",
            "not_root": "capturing packets needs root (tcpdump on lo)",
            "cases": {"neither option": "neither option", "SO_REUSEADDR alone": "SO_REUSEADDR alone",
@@ -168,6 +169,7 @@ UI = {
            "wire_head": "$ {cmd}   (TCP 옵션은 뺐음)\n첫 열: 앞 패킷과의 시간 간격, "
                         "Flags: S SYN, . ACK, P push(데이터), F FIN, R RST",
            "no_capture": "(캡처 없음: {why})",
+           "attach": "시연은 tmux 세션 {session}에서 돌아가고 있습니다: tmux attach -t {session}",
            "no_tcpdump": "tcpdump가 설치되어 있지 않습니다(make deps가 설치함)",
            "not_root": "패킷 캡처에는 root 권한이 필요합니다(lo에서 tcpdump)",
            "cases": {"neither option": "둘 다 없음", "SO_REUSEADDR alone": "SO_REUSEADDR만",
@@ -754,10 +756,16 @@ def interactive(impl, port):
     tmux("set-option", "-t", session, "pane-border-status", "top", check=False)
     tmux("set-option", "-t", session, "@ready", "1")
     tmux("select-pane", "-t", narrator)
+    # Inside tmux, switch this client to the demo; outside, attach this terminal. Without a
+    # client or a terminal (a script, a detached tmux) the demo still runs: say how to get in.
     if os.environ.get("TMUX"):
-        tmux("switch-client", "-t", session)
-    else:
+        if subprocess.run(["tmux", "switch-client", "-t", session],
+                          capture_output=True).returncode == 0:
+            return 0
+    elif sys.stdin.isatty() and sys.stdout.isatty():
         os.execvp("tmux", ["tmux", "attach", "-t", session])
+    print(UI[lang]["attach"].format(session=session))
+    return 0
 
 
 def wire_pane(port, lang):
