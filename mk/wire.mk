@@ -12,12 +12,15 @@
 #                                        echo_session drawn as a sequence diagram from its capture
 # The tools are tests/wire/*.py; they parse captures with dpkt (Debian's python3-dpkt), so they
 # run under the system's python3 (WIRE_PYTHON), where apt installs it.
-.PHONY: wire wire-check wire-deps diagram
+.PHONY: wire wire-check wire-deps wire-dpkt diagram
 
 WIRE_PYTHON ?= /usr/bin/python3
 LESSON      ?=
 
+# make deps installs Debian's python3-dpkt (the pcap reader) too; wire-deps is the same.
 wire-deps: deps
+deps: wire-dpkt
+wire-dpkt:
 	@$(WIRE_PYTHON) -c 'import dpkt' 2>/dev/null || { \
 	  echo "installing: python3-dpkt"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
