@@ -1062,7 +1062,18 @@ fn create_tcp_server_twice_on_one_port_shares_it_with_so_reuseport<I: Chapter>()
         unsafe { I::create_tcp_server(c"127.0.0.1".as_ptr(), port) },
         "second",
     );
-    assert_eq!(local_addr(second.raw()), local_addr(first.raw()));
+    let got = local_addr(second.raw()).port();
+    assert!(
+        got == port,
+        "the second create_tcp_server(127.0.0.1, {port}) listens on port {got}, not on the first \
+         one's port {port}{}",
+        if got == port.swap_bytes() {
+            ": the port's two bytes swapped, the port was given in host byte order; \
+             sin_port must be htons(port), network byte order"
+        } else {
+            ""
+        }
+    );
 }
 
 /// `TCP_TIME_WAIT` as /proc/net/tcp shows it (the `st` column, hex).
