@@ -33,13 +33,19 @@ CHAPTER_HDR     := c_reference/chapter/chapter.h c_reference/relay.h c_reference
                    c_reference/server.h
 CHAPTER_BINS    := $(addprefix build/chapter/,$(PROGRAMS))
 
-.PHONY: all c rust chapter c-asan test test-c test-rust test-asan test-unit lint compare clean deps
+.PHONY: FORCE all c rust chapter c-asan test test-c test-rust test-asan test-unit lint compare clean deps
 
 all: c rust chapter
 
 c: $(C_BINS)
 
-build/c/%: c_reference/%.c $(C_LIB_SRC) $(C_HDR) | build/c
+# The compiler and flags each C build used, rewritten only when they change: make BUFFER_SIZE=16
+# (or other CFLAGS) rebuilds the C as cargo rebuilds the Rust, so the two never differ.
+build/c/.flags build/c-asan/.flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(CC) $(CFLAGS) $(C_DEFS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) $(C_DEFS)' > $@
+
+build/c/%: c_reference/%.c $(C_LIB_SRC) $(C_HDR) build/c/.flags | build/c
 	$(CC) $(CFLAGS) $(C_DEFS) -o $@ $< $(C_LIB_SRC)
 
 chapter: $(CHAPTER_BINS)
@@ -54,7 +60,7 @@ build/c build/rust build/chapter build/c-asan:
 ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 c-asan: $(addprefix build/c-asan/,$(PROGRAMS))
 
-build/c-asan/%: c_reference/%.c $(C_LIB_SRC) $(C_HDR) | build/c-asan
+build/c-asan/%: c_reference/%.c $(C_LIB_SRC) $(C_HDR) build/c-asan/.flags | build/c-asan
 	$(CC) $(CFLAGS) -O1 $(ASAN_FLAGS) $(C_DEFS) -o $@ $< $(C_LIB_SRC)
 
 rust: | build/rust
