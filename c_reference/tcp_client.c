@@ -14,7 +14,8 @@
 
 static int usage(void)
 {
-    return usage_error("usage: tcp_client [-n TIMEOUT_MS] ADDR PORT   (PORT 1-65535)");
+    return usage_error("usage: tcp_client [-n TIMEOUT_MS] ADDR PORT   "
+                       "(PORT 1-65535, TIMEOUT_MS 1-2147483647)");
 }
 
 int main(int argc, char *argv[])

@@ -12,7 +12,7 @@ use tcp_chapter::util::{c_args, parse_port, parse_timeout_ms, usage_error};
 
 fn usage() -> ExitCode {
     ExitCode::from(usage_error(
-        "usage: tcp_client [-n TIMEOUT_MS] ADDR PORT   (PORT 1-65535)",
+        "usage: tcp_client [-n TIMEOUT_MS] ADDR PORT   (PORT 1-65535, TIMEOUT_MS 1-2147483647)",
     ))
 }
 
