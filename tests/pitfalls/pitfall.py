@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import unicodedata
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "tooling"))
@@ -44,6 +45,63 @@ PROGRAMS = tree.PROGRAMS
 LANGS = {"c": "C", "rust": "Rust"}
 WIRE_PYTHON = os.environ.get("WIRE_PYTHON", "/usr/bin/python3")  # where apt installs dpkt
 GUARD_DEADLINE = 120  # seconds for one guard run (a mutant that hangs is caught by the suite's own deadline)
+
+
+def student_lang():
+    """The demo's rule, from the demo itself: DEMO_LANG=en|ko, else a ko* locale."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "demo"))
+    from demo import demo_lang  # noqa: E402 (the demo's module has no side effects on import)
+    return demo_lang()
+
+
+# What `list` and `run` print around the tests' own (English) output, in English and Korean.
+TEXT = {
+    "en": {"list_head": "Pitfalls of the chapter's code (docs/pitfalls.md); run one with",
+           "mutants": "%d mutant%s", "same": "same in Rust by design",
+           "chapter_fails": "chapter fails %d scenario%s",
+           "no_such": "no pitfall %d; `make pitfall` lists them",
+           "pitfall": "pitfall %d: %s", "by_design": "nothing to undo, by design: %s",
+           "no_mutant": "no mutant for this pitfall",
+           "head": "pitfall %s, %s: %s (mutant %s)", "deviation": "deviation #%s undone",
+           "own_line": "the chapter's own line removed", "built": "built in %.1f s (%s)",
+           "guard": "guard %s: %s", "caught_by": "FAILED, as it must on this mutant",
+           "survived_by": "passed: the mutant survived it",
+           "strace": "strace lines that matter (/%s/):", "verdict": "verdict: %s",
+           "caught": "caught", "survived": "SURVIVED"},
+    "ko": {"list_head": "챕터 코드의 함정(docs/ko/pitfalls.md). 하나를 실행하려면",
+           "mutants": "변형 %d개%s", "same": "설계상 같음",
+           "chapter_fails": "챕터가 실패하는 시나리오 %d개%s",
+           "no_such": "함정 %d은 없습니다. `make pitfall`이 목록을 보여 줍니다",
+           "pitfall": "함정 %d: %s", "by_design": "되돌릴 것이 없습니다(설계상): %s",
+           "no_mutant": "이 함정에는 변형이 없습니다",
+           "head": "함정 %s, %s: %s (변형 %s)", "deviation": "차이점 #%s의 수정을 되돌림",
+           "own_line": "챕터 자신의 줄을 지움", "built": "빌드 %.1f초 (%s)",
+           "guard": "지키는 테스트 %s: %s", "caught_by": "실패. 이 변형에서는 실패해야 맞습니다",
+           "survived_by": "통과. 변형이 이 테스트를 빠져나갔습니다",
+           "strace": "봐야 할 strace 줄 (/%s/):", "verdict": "판정: %s",
+           "caught": "잡힘", "survived": "빠져나감(SURVIVED)"},
+}
+
+
+def korean_titles():
+    """{n: title} from the headings of docs/ko/pitfalls.md ("## N. title"), backticks dropped."""
+    titles = {}
+    with open(os.path.join(ROOT, "docs", "ko", "pitfalls.md"), encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r"^## (\d+)\. (.+)$", line.rstrip())
+            if m:
+                titles[int(m.group(1))] = m.group(2).replace("`", "")
+    return titles
+
+
+def pad(text, width):
+    """`text` padded to `width` terminal columns (a Hangul syllable takes two)."""
+    cols = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - cols)
+
+
+def title(p, lang):
+    return korean_titles().get(p["n"], p["title"]) if lang == "ko" else p["title"]
 
 
 def load():
@@ -204,11 +262,11 @@ def strace_lines(strace_dir, pattern, limit=12):
     return "\n".join(shown) or "      (no matching lines)"
 
 
-def describe_mutant(mutant, pairs, n):
+def describe_mutant(mutant, pairs, n, lang="en"):
+    t = TEXT[lang]
     dev = mutant.get("deviation")
-    head = mutant.get("undone") or ("deviation #%s undone" % dev if dev is not None
-                                    else "the chapter's own line removed")
-    lines = ["  pitfall %s, %s: %s (mutant %s)" % (n, LANGS[mutant["lang"]], head, mutant["id"])]
+    head = mutant.get("undone") or (t["deviation"] % dev if dev is not None else t["own_line"])
+    lines = ["  " + t["head"] % (n, LANGS[mutant["lang"]], head, mutant["id"])]
     for path, (before, after) in pairs:
         lines.append("    %s" % path)
         for l in before.splitlines() or [""]:
@@ -223,60 +281,65 @@ def describe_mutant(mutant, pairs, n):
 # ------------------------------------------------------------------------------------------
 
 def cmd_list(pitfalls):
-    print("Pitfalls of the chapter's code (docs/pitfalls.md); run one with")
+    lang = student_lang()
+    t = TEXT[lang]
+    print(t["list_head"])
     print("  make pitfall N=<number> IMPL=c|rust\n")
     for p in pitfalls:
         langs = []
-        for lang in LANGS:
-            n = sum(1 for m in p["mutant"] if m["lang"] == lang)
-            eq = any(e["lang"] == lang for e in p["equivalent"])
-            langs.append("%s %s" % (LANGS[lang], "%d mutant%s" % (n, "" if n == 1 else "s") if n
-                                    else ("same in Rust by design" if eq else "-")))
+        for code in LANGS:
+            n = sum(1 for m in p["mutant"] if m["lang"] == code)
+            eq = any(e["lang"] == code for e in p["equivalent"])
+            plural = "" if n == 1 or lang == "ko" else "s"
+            langs.append("%s %s" % (LANGS[code], t["mutants"] % (n, plural) if n
+                                    else (t["same"] if eq else "-")))
         chapter = len(p["chapter_fails"])
-        print("%3d  %-62s %s; chapter fails %d scenario%s" % (
-            p["n"], p["title"], ", ".join(langs), chapter, "" if chapter == 1 else "s"))
+        plural = "" if chapter == 1 or lang == "ko" else "s"
+        print("%3d  %s %s; %s" % (p["n"], pad(title(p, lang), 62), ", ".join(langs),
+                                  t["chapter_fails"] % (chapter, plural)))
     return 0
 
 
 def cmd_run(pitfalls, n, langs):
+    lang = student_lang()
+    t = TEXT[lang]
     matches = [p for p in pitfalls if p["n"] == n]
     if not matches:
-        print("no pitfall %d; `make pitfall` lists them" % n)
+        print(t["no_such"] % n)
         return 2
     p = matches[0]
-    print("pitfall %d: %s" % (p["n"], p["title"]))
+    print(t["pitfall"] % (p["n"], title(p, lang)))
     survived = 0
-    for lang in langs:
+    for code in langs:
         for e in p["equivalent"]:
-            if e["lang"] == lang:
-                print("\n  %s: nothing to undo, by design: %s" % (LANGS[lang], e["why"]))
-        mutants = [m for m in p["mutant"] if m["lang"] == lang]
-        if not mutants and not any(e["lang"] == lang for e in p["equivalent"]):
-            print("\n  %s: no mutant for this pitfall" % LANGS[lang])
+            if e["lang"] == code:
+                print("\n  %s: %s" % (LANGS[code], t["by_design"] % e["why"]))
+        mutants = [m for m in p["mutant"] if m["lang"] == code]
+        if not mutants and not any(e["lang"] == code for e in p["equivalent"]):
+            print("\n  %s: %s" % (LANGS[code], t["no_mutant"]))
         for m in mutants:
             _, pairs = mutated_files(m)
-            print("\n" + describe_mutant(m, pairs, p["n"]))
+            print("\n" + describe_mutant(m, pairs, p["n"], lang))
             started = time.monotonic()
             out_dir = build_mutant(m, os.path.join(WORK, "out", m["id"]))
-            print("    built in %.1f s (%s)" % (time.monotonic() - started,
-                                               os.path.relpath(out_dir, ROOT)))
+            print("    " + t["built"] % (time.monotonic() - started,
+                                         os.path.relpath(out_dir, ROOT)))
             caught = False
             for g in m["guards"]:
                 strace_dir = None
                 if g.startswith("suite:") and shutil.which("strace") and m.get("strace"):
                     strace_dir = tempfile.mkdtemp(prefix="pitfall-trace-")
-                failed, out = run_guard(g, lang, out_dir, strace_dir)
-                print("    guard %s: %s" % (g, "FAILED, as it must on this mutant" if failed
-                                               else "passed: the mutant survived it"))
+                failed, out = run_guard(g, code, out_dir, strace_dir)
+                print("    " + t["guard"] % (g, t["caught_by"] if failed else t["survived_by"]))
                 if failed:
                     caught = True
                     print(failure_excerpt(out))
                     if strace_dir:
-                        print("    strace lines that matter (/%s/):" % m["strace"])
+                        print("    " + t["strace"] % m["strace"])
                         print(strace_lines(strace_dir, m["strace"]))
                 if strace_dir:
                     shutil.rmtree(strace_dir, ignore_errors=True)
-            print("    verdict: %s" % ("caught" if caught else "SURVIVED"))
+            print("    " + t["verdict"] % (t["caught"] if caught else t["survived"]))
             survived += not caught
     return 1 if survived else 0
 
