@@ -62,7 +62,6 @@ int create_tcp_server(const char *addr, uint16_t port)
         close(server_fd);
         return -1;
     }
-    TRACE("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
     /* SO_REUSEPORT - other sockets of the same user that also set it may bind this port
      * (socket(7)); the kernel picks one per connection by a hash of its addresses and ports
@@ -75,6 +74,7 @@ int create_tcp_server(const char *addr, uint16_t port)
         /* Non-critical, continue */
     }
 #endif
+    TRACE("[step 2] setsockopt(SO_REUSEADDR), setsockopt(SO_REUSEPORT)");
 
     /* Step 3: the address to bind, port in network byte order (htons). */
     memset(&server_addr, 0, sizeof(server_addr));

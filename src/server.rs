@@ -109,7 +109,6 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         unsafe { libc::close(server_fd) };
         return -1;
     }
-    trace_step!("[step 2] setsockopt(SO_REUSEADDR) -> 0");
 
     // SO_REUSEPORT - other sockets of the same user that also set it may bind this port
     // (socket(7)); the kernel picks one per connection by a hash of its addresses and ports
@@ -130,6 +129,7 @@ pub unsafe fn create_tcp_server(addr: *const c_char, port: u16) -> c_int {
         perror_keep_errno(c"setsockopt SO_REUSEPORT");
         // Non-critical, continue
     }
+    trace_step!("[step 2] setsockopt(SO_REUSEADDR), setsockopt(SO_REUSEPORT)");
 
     // Step 3: the address to bind, port in network byte order (htons).
     // SAFETY: `sockaddr_in` is plain data; all-zero is the C's memset.

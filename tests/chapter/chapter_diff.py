@@ -154,8 +154,6 @@ def code_lines(numbered):
     """Normalised, re-indented statements: [(first, last, text)], TRACE lines dropped."""
     stmts, depth, out = statements(strip_comments(numbered)), 0, []
     for first, last, text in stmts:
-        if "TRACE(" in text or "traced_echo" in text:  # the narration and its flag (#37)
-            continue
         text = normalise(text)
         # a preprocessor line ends at its newline, not at ; { }: split it off
         while text.startswith("#"):
@@ -165,6 +163,8 @@ def code_lines(numbered):
             out.append((first, first, "    " * depth + m.group(1)))
             text = m.group(2)
         if not text:
+            continue
+        if "TRACE(" in text or "traced_echo" in text:  # the narration and its flag (#37)
             continue
         if text.startswith("}"):
             depth = max(depth - 1, 0)

@@ -497,7 +497,7 @@ class Check:
         self.wire_begin(self.port)
         trace = wait_until(lambda: "[step 5]" in open(self.err).read() and open(self.err).read())
         expect(trace, "no TRACE narration of steps 1-5")
-        for step in ("[step 1] socket() -> fd", "[step 2] setsockopt(SO_REUSEADDR) -> 0",
+        for step in ("[step 1] socket() -> fd", "[step 2] setsockopt(SO_REUSEADDR), setsockopt(SO_REUSEPORT)",
                      "[step 4] bind 127.0.0.1:0 -> 0", "[step 5] listen(backlog 128) -> 0"):
             expect(step in trace, f"narration lacks {step!r}")
         self.say(trace.rstrip())

@@ -30,7 +30,7 @@ DEADLINE = 20  # seconds for any one program
 # Every line the session must narrate at least once (after normalisation).
 REQUIRED = [
     "[step 1] socket() -> fd N",
-    "[step 2] setsockopt(SO_REUSEADDR) -> 0",
+    "[step 2] setsockopt(SO_REUSEADDR), setsockopt(SO_REUSEPORT)",
     "[step 3] sockaddr_in {AF_INET, 127.0.0.1, htons(PORT)}",
     "[step 4] bind 127.0.0.1:PORT -> 0",
     "[step 5] listen(backlog 128) -> 0",
