@@ -115,6 +115,8 @@ deps:
 	  echo "installing:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	elif [ "$(MAKECMDGOALS)" = deps ]; then \
+	  echo "deps: every tool is installed"; \
 	fi
 
 # Topic targets live in mk/*.mk (docs, trace, twins, bench, stress).
