@@ -812,6 +812,10 @@ def narrate(impl, port, lang):
         return tmux("show-options", "-v", "-t", session, f"@{name}", check=False).strip()
 
     wait_until(lambda: opt("ready") == "1", timeout=10)
+    # The window takes the size of the terminal that attaches: wrap the first scene only then.
+    wait_until(lambda: tmux("list-clients", "-t", session, check=False).strip(),
+               timeout=600, step=0.2)
+    time.sleep(0.2)  # the attaching client's resize
     pane = {1: opt("server"), 2: opt("client1"), 3: opt("client2")}
 
     def keys(n, *k):
@@ -866,9 +870,14 @@ def narrate(impl, port, lang):
             prompt = ui["next"] if n < len(SCENES) else ui["end"]
             if input(prompt).strip().lower() == "q":
                 break
+    except EOFError:  # Ctrl-D at a prompt: the end of the demo, as q is
+        pass
     except Exception as e:  # keep the panes up so the lecturer can see what happened
         print(f"\n{ui['failed']}: {e!r}")
-        input(ui["end"])
+        try:
+            input(ui["end"])
+        except EOFError:
+            pass
     finally:
         for h in held:
             if isinstance(h, subprocess.Popen):
