@@ -169,7 +169,7 @@ UI = {
            "wire_head": "$ {cmd}   (TCP 옵션은 뺐음)\n첫 열: 앞 패킷과의 시간 간격, "
                         "Flags: S SYN, . ACK, P push(데이터), F FIN, R RST",
            "no_capture": "(캡처 없음: {why})",
-           "attach": "시연은 tmux 세션 {session}에서 돌아가고 있습니다: tmux attach -t {session}",
+           "attach": "시연이 tmux 세션 {session}에서 실행 중입니다. 들어가려면: tmux attach -t {session}",
            "no_tcpdump": "tcpdump가 설치되어 있지 않습니다(make deps가 설치함)",
            "not_root": "패킷 캡처에는 root 권한이 필요합니다(lo에서 tcpdump)",
            "cases": {"neither option": "둘 다 없음", "SO_REUSEADDR alone": "SO_REUSEADDR만",
