@@ -498,7 +498,7 @@ SELF_TEST_EN = """# Self test
 
 ## 1. One
 `echo_server::no_such_scenario`, `create_tcp_server_no_such_twin`, `make no-such-target`,
-`tests/no/such/file.py`, [a link](../../../../../outside.md), see /work/shared, deviation #6, pitfall 2.
+`tests/no/such/file.py`, [a link](../../../../../outside.md), see /work/elsewhere, deviation #6, pitfall 2.
 `cargo test --release --test no_such_target -- NAME`. The twin test
 `create_tcp_server_also_missing` runs with `cargo test --release --lib`.
 
