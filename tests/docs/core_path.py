@@ -98,6 +98,18 @@ def section(lines, anchor, path):
     return lines[start:]
 
 
+def first_include(inc, base, why, tally):
+    """The file and lines of an {{#include}} match; the lines only the first time this path
+    and anchor are included on the path (a student reads a quote once), else []."""
+    spec = inc.group(1)
+    ipath, ilines = include_lines(spec, base, why)
+    key = ("include", ipath, spec.split(":", 1)[1] if ":" in spec else "")
+    if key in tally.seen:
+        return ipath, []
+    tally.seen.add(key)
+    return ipath, ilines
+
+
 def include_lines(spec, base, why):
     """The lines an mdBook include pulls in: path, path:anchor, path:start:end (1-based)."""
     parts = spec.split(":")
@@ -159,10 +171,8 @@ def measure_markdown(lines, path, korean, tally, why):
                 continue
             inc = INCLUDE.search(line)
             if inc:
-                ipath, ilines = include_lines(inc.group(1), base, f"{why}, {rel(path)}")
-                key = ("include", ipath, inc.group(1).split(":", 1)[1] if ":" in inc.group(1) else "")
-                if key not in tally.seen:
-                    tally.seen.add(key)
+                ipath, ilines = first_include(inc, base, f"{why}, {rel(path)}", tally)
+                if ilines:
                     tally.code += sum(1 for l in ilines if l.strip())
             elif line.strip():
                 tally.code += 1
@@ -174,14 +184,11 @@ def measure_markdown(lines, path, korean, tally, why):
         prev_blank = not line.strip() or (prev_blank and line.startswith("    "))
         inc = INCLUDE.search(line)
         if inc:
-            ipath, ilines = include_lines(inc.group(1), base, f"{why}, {rel(path)}")
-            key = ("include", ipath, inc.group(1).split(":", 1)[1] if ":" in inc.group(1) else "")
-            if key not in tally.seen:
-                tally.seen.add(key)
-                if ipath.endswith(".md"):
-                    measure_markdown(ilines, ipath, korean, tally, why)
-                else:
-                    tally.code += sum(1 for l in ilines if l.strip())
+            ipath, ilines = first_include(inc, base, f"{why}, {rel(path)}", tally)
+            if ilines and ipath.endswith(".md"):
+                measure_markdown(ilines, ipath, korean, tally, why)
+            elif ilines:
+                tally.code += sum(1 for l in ilines if l.strip())
             line = INCLUDE.sub("", line)
         text = prose_text(line)
         if korean:

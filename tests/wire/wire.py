@@ -415,6 +415,13 @@ class Run:
         s.port = int(m.group(1))
         return s
 
+    def watched_server(self):
+        """The lesson's echo_server, its port the one captured and traced."""
+        srv = self.server()
+        self.server_port = srv.port
+        self.watch([srv.port])
+        return srv
+
     def watch(self, ports):
         self.ports = ports
         StateTrace(self, ports)
@@ -446,9 +453,7 @@ class Run:
 # ------------------------------------------------------------------------------------------
 
 def lesson_echo_session(r):
-    srv = r.server()
-    r.server_port = srv.port
-    r.watch([srv.port])
+    srv = r.watched_server()
     cli = r.start("client", [r.prog("tcp_client"), HOST, str(srv.port)], stdin=subprocess.PIPE)
     cli.p.stdin.write(b"hello\n")
     cli.p.stdin.close()
@@ -460,9 +465,7 @@ def lesson_echo_session(r):
 
 
 def lesson_close_unread_rst(r):
-    srv = r.server()
-    r.server_port = srv.port
-    r.watch([srv.port])
+    srv = r.watched_server()
     r.notes.append(("the client is a driver (tests/wire/drivers.py close_unread): the programs "
                     "always read what they receive",
                     "클라이언트는 드라이버(tests/wire/drivers.py close_unread)입니다. 우리 프로그램은 "
@@ -509,9 +512,7 @@ def lesson_full_backlog(r):
 
 
 def lesson_server_first(r):
-    srv = r.server()
-    r.server_port = srv.port
-    r.watch([srv.port])
+    srv = r.watched_server()
     cli = r.start("client", [r.prog("tcp_client"), HOST, str(srv.port)], stdin=subprocess.PIPE)
     cli.p.stdin.write(b"hi\n")
     cli.p.stdin.flush()
