@@ -44,7 +44,8 @@ def normalise(lines, server_port, client_port):
             line = re.sub(rf"(?<=:){client_port}\b", "CPORT", line)
         line = re.sub(r"pid=\d+", "pid=PID", line)
         line = re.sub(r"child \d+", "child PID", line)
-        # ss prints the time left as "1min", "58sec" or "9.120ms" (print_ms_timer, misc/ss.c).
+        # ss prints the time left as "1min", "58sec", "9.684ms" (9.684 s) or "632ms": all seen
+        # here, sampling one TIME-WAIT socket once a second for its 60 s.
         line = re.sub(r"timewait,(?:[0-9.]+(?:min|sec|ms))+", "timewait,Nsec", line)
         out.append(" ".join(line.split()))
     return out

@@ -277,7 +277,8 @@ class Capture:
                 raise Missing("wire: tcpdump did not start: %s" % seen.decode(errors="replace").strip())
             seen += chunk
         # "listening on" comes when the filter is set, but the ring may still hold packets of
-        # the whole loopback taken before it (libpcap filters those in user space) and, on a
+        # the whole loopback taken before it (libpcap filters those in user space:
+        # blocks_to_filter_in_userland, pcap_setfilter_linux in pcap-linux.c) and, on a
         # busy machine, be full: a packet sent now could be dropped. Once a marker sent now is
         # in the file, tcpdump has caught up (resent, in case the ring dropped one).
         if not self.await_marker(b"wire-start"):
